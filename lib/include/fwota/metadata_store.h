@@ -1,0 +1,155 @@
+// MetadataStore: where libfwota keeps its entities (tenants, device profiles, devices,
+// OTA packages, audit events). The default implementation is SQLite
+// (fwota/sqlite_metadata_store.h); an in-memory one serves tests and embedders. Other
+// back ends (PostgreSQL for several fwotad instances) implement the same interface.
+//
+// The store is deliberately dumb: it keeps and finds rows, enforces uniqueness and
+// referential integrity, and runs a group of calls atomically. Business rules
+// (validation, messages, deletion guards, tenant checks) live in the service.
+#ifndef FWOTA_METADATA_STORE_H_
+#define FWOTA_METADATA_STORE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "fwota/v1/fwota.pb.h"
+
+namespace fwota {
+
+using ::fwota::v1::AuditEvent;
+using ::fwota::v1::Device;
+using ::fwota::v1::DeviceProfile;
+using ::fwota::v1::OtaPackage;
+using ::fwota::v1::OtaPackageType;
+using ::fwota::v1::Tenant;
+
+// Sort keys for package listings, as ThingsBoard's sortProperty.
+enum class PackageSortProperty { kCreatedTime, kTitle, kVersion, kType, kDataSize };
+
+// One page request, as ThingsBoard's PageLink. Ties in the sort key are broken by id, so
+// paging is stable.
+struct PageQuery {
+  int page_size = 10;  // >= 1
+  int page = 0;        // >= 0
+  // Case-insensitive substring of the title (packages) or name (others); empty: all.
+  std::string text_search;
+  PackageSortProperty sort_property = PackageSortProperty::kCreatedTime;
+  bool ascending = false;  // newest first by default, as ThingsBoard's UI lists
+};
+
+// One page of results, in ThingsBoard's shape.
+template <typename T>
+struct Page {
+  std::vector<T> data;
+  int64_t total_elements = 0;
+  int total_pages = 0;
+  bool has_next = false;
+};
+
+// Fills total_pages and has_next of `page` from total_elements and `query`.
+template <typename T>
+void FinishPage(const PageQuery& query, Page<T>& page) {
+  page.total_pages = query.page_size > 0
+                         ? static_cast<int>((page.total_elements + query.page_size - 1) /
+                                            query.page_size)
+                         : 0;
+  page.has_next = query.page + 1 < page.total_pages;
+}
+
+// How many entities refer to one package (the deletion guard's question).
+struct PackageReferences {
+  int64_t devices = 0;
+  int64_t profiles = 0;
+};
+
+// The calls available inside one transaction. Lookups by id, name or token answer
+// kNotFound when there is no such row. Inserts answer kAlreadyExists for a duplicate id
+// or a unique key (tenant name; profile name and device name within a tenant; access
+// token; package title+version within a tenant). Inserts and updates whose references
+// (tenant, profile, package ids) do not exist answer kFailedPrecondition, and so do
+// deletes of rows that others still refer to (a referenced package or profile). Not
+// thread-safe: valid only inside the RunInTransaction callback that received it.
+class MetadataTransaction {
+ public:
+  virtual ~MetadataTransaction() = default;
+
+  // Tenants.
+  virtual absl::Status InsertTenant(const Tenant& tenant) = 0;
+  virtual absl::StatusOr<Tenant> GetTenant(absl::string_view id) = 0;
+  virtual absl::StatusOr<Tenant> FindTenantByName(absl::string_view name) = 0;
+  virtual absl::StatusOr<std::vector<Tenant>> ListTenants() = 0;
+
+  // Device profiles.
+  virtual absl::Status InsertProfile(const DeviceProfile& profile) = 0;
+  virtual absl::Status UpdateProfile(const DeviceProfile& profile) = 0;
+  virtual absl::StatusOr<DeviceProfile> GetProfile(absl::string_view id) = 0;
+  virtual absl::StatusOr<DeviceProfile> FindProfileByName(absl::string_view tenant_id,
+                                                          absl::string_view name) = 0;
+  // Sorted by name.
+  virtual absl::StatusOr<std::vector<DeviceProfile>> ListProfiles(
+      absl::string_view tenant_id) = 0;
+  virtual absl::Status DeleteProfile(absl::string_view id) = 0;
+
+  // Devices.
+  virtual absl::Status InsertDevice(const Device& device) = 0;
+  virtual absl::Status UpdateDevice(const Device& device) = 0;
+  virtual absl::StatusOr<Device> GetDevice(absl::string_view id) = 0;
+  virtual absl::StatusOr<Device> FindDeviceByName(absl::string_view tenant_id,
+                                                  absl::string_view name) = 0;
+  virtual absl::StatusOr<Device> FindDeviceByAccessToken(absl::string_view token) = 0;
+  // Sorted by name. Empty `profile_id`: every device of the tenant.
+  virtual absl::StatusOr<std::vector<Device>> ListDevices(absl::string_view tenant_id,
+                                                          absl::string_view profile_id) = 0;
+  virtual absl::StatusOr<int64_t> CountDevicesInProfile(absl::string_view profile_id) = 0;
+  virtual absl::Status DeleteDevice(absl::string_view id) = 0;
+
+  // OTA packages.
+  virtual absl::Status InsertPackage(const OtaPackage& package) = 0;
+  virtual absl::Status UpdatePackage(const OtaPackage& package) = 0;
+  virtual absl::StatusOr<OtaPackage> GetPackage(absl::string_view id) = 0;
+  virtual absl::StatusOr<OtaPackage> FindPackageByTitleVersion(absl::string_view tenant_id,
+                                                               absl::string_view title,
+                                                               absl::string_view version) = 0;
+  virtual absl::StatusOr<Page<OtaPackage>> ListPackages(absl::string_view tenant_id,
+                                                        const PageQuery& query) = 0;
+  // The profile's packages of `type` that have data or a URL, sorted by title, version.
+  virtual absl::StatusOr<std::vector<OtaPackage>> ListProfilePackages(
+      absl::string_view tenant_id, absl::string_view profile_id, OtaPackageType type) = 0;
+  virtual absl::StatusOr<int64_t> CountPackagesInProfile(absl::string_view profile_id) = 0;
+  virtual absl::StatusOr<PackageReferences> CountPackageReferences(
+      absl::string_view package_id) = 0;
+  // Number of packages (any tenant) whose content address is `sha256`.
+  virtual absl::StatusOr<int64_t> CountPackagesWithBlob(absl::string_view sha256) = 0;
+  // Every content address that some package refers to.
+  virtual absl::StatusOr<std::vector<std::string>> ListBlobKeys() = 0;
+  virtual absl::Status DeletePackage(absl::string_view id) = 0;
+
+  // Audit log: append-only; listed newest first.
+  virtual absl::Status AppendAudit(const AuditEvent& event) = 0;
+  virtual absl::StatusOr<Page<AuditEvent>> ListAudit(absl::string_view tenant_id,
+                                                     const PageQuery& query) = 0;
+};
+
+// Thread-safe: transactions from several threads run one after another (or, for stores
+// that can, concurrently with serializable isolation).
+class MetadataStore {
+ public:
+  virtual ~MetadataStore() = default;
+
+  // Runs `body` inside one transaction: everything it did is committed when it returns
+  // OK and rolled back when it returns an error (which RunInTransaction then returns).
+  // A store failure (I/O, corruption) is returned as kInternal / kDataLoss /
+  // kUnavailable. `body` must not keep the transaction beyond its return and must not
+  // call RunInTransaction again.
+  virtual absl::Status RunInTransaction(
+      absl::FunctionRef<absl::Status(MetadataTransaction&)> body) = 0;
+};
+
+}  // namespace fwota
+
+#endif  // FWOTA_METADATA_STORE_H_
