@@ -1,0 +1,185 @@
+// OtaService: the one facade of libfwota. Adapters (HTTP, MQTT, CoAP), the fwota command
+// line and embedding platforms call it; it owns the rules (validation with ThingsBoard's
+// messages, tenant isolation, assignment, deletion guards, audit) and keeps the stores
+// consistent.
+//
+// Errors: kInvalidArgument (bad input), kNotFound ("Requested item wasn't found!"),
+// kPermissionDenied (another tenant's entity: "You don't have permission to perform this
+// operation!"), kAlreadyExists, kFailedPrecondition (deletion guard, wrong profile, empty
+// data), kResourceExhausted (size limit), kDataLoss (stored bytes damaged),
+// kUnauthenticated (unknown device token).
+#ifndef FWOTA_OTA_SERVICE_H_
+#define FWOTA_OTA_SERVICE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "fwota/blob_store.h"
+#include "fwota/byte_source.h"
+#include "fwota/checksum.h"
+#include "fwota/clock.h"
+#include "fwota/metadata_store.h"
+
+namespace fwota {
+
+// Who is asking: every admin call is scoped to one tenant.
+struct TenantContext {
+  std::string tenant_id;
+  std::string user_name;  // recorded in the audit log
+};
+
+// Package info as an administrator sends it (ThingsBoard's OtaPackageInfo body).
+struct PackageInfoRequest {
+  std::string id;  // empty: create; set: update (only additional_info_json may change)
+  std::string title;
+  std::string version;
+  OtaPackageType type = ::fwota::v1::OTA_PACKAGE_TYPE_UNSPECIFIED;
+  std::string device_profile_id;
+  std::string tag;  // empty: "<title> <version>", as ThingsBoard's UI fills it
+  std::string url;
+  std::string additional_info_json;  // a JSON object; empty means {}
+};
+
+// The data part of an upload.
+struct UploadRequest {
+  // UNSPECIFIED: SHA256.
+  ChecksumAlgorithm checksum_algorithm = ::fwota::v1::CHECKSUM_ALGORITHM_UNSPECIFIED;
+  // Empty: computed. Given: verified ("Wrong otaPackage file!" on mismatch).
+  std::string checksum;
+  std::string file_name;     // required
+  std::string content_type;  // empty: application/octet-stream
+};
+
+// Called during uploads: bytes so far and the total (-1 when unknown).
+using UploadProgress = std::function<void(int64_t done, int64_t total)>;
+
+// Why a device gets the package it gets.
+struct Explanation {
+  enum class Source { kNone, kDeviceOverride, kProfileDefault };
+  Source source = Source::kNone;
+  OtaPackageType type = ::fwota::v1::OTA_PACKAGE_TYPE_UNSPECIFIED;
+  Device device;
+  DeviceProfile profile;
+  std::optional<OtaPackage> package;  // set unless source is kNone
+  std::string reason;                 // one sentence for people
+};
+
+// "device_override", "profile_default", "none".
+absl::string_view ExplanationSourceName(Explanation::Source source);
+
+struct OtaServiceOptions {
+  // Required; must outlive the service.
+  MetadataStore* metadata = nullptr;
+  // Required; must outlive the service.
+  BlobStore* blobs = nullptr;
+  // Default: RealClock(). Must outlive the service.
+  Clock* clock = nullptr;
+  // Largest package accepted, in bytes. Default 2 GiB.
+  int64_t max_package_size = int64_t{2} << 30;
+  // Upload buffers: count x size bytes is the upload's peak buffer memory. Defaults
+  // 4 x 1 MiB.
+  int upload_buffers = 4;
+  size_t upload_buffer_size = 1 << 20;
+  // Test hook: called at named points of multi-step operations ("upload.blob_written",
+  // "upload.blob_committed", "delete.metadata_deleted") so crash tests can kill the
+  // process exactly there. Default: none.
+  std::function<void(absl::string_view point)> crash_point;
+};
+
+// Thread-safe.
+class OtaService {
+ public:
+  // Checks the options and recovers from an earlier crash: removes interrupted blob
+  // writes and blobs that no package refers to. Call with the data directory locked
+  // (only one process may run a service over the same stores).
+  static absl::StatusOr<std::unique_ptr<OtaService>> Create(OtaServiceOptions options);
+  virtual ~OtaService() = default;
+
+  // Tenants (system level: no tenant context).
+  virtual absl::StatusOr<Tenant> CreateTenant(absl::string_view name) = 0;
+  // By id or by name.
+  virtual absl::StatusOr<Tenant> FindTenant(absl::string_view id_or_name) = 0;
+  virtual absl::StatusOr<std::vector<Tenant>> ListTenants() = 0;
+
+  // Device profiles.
+  virtual absl::StatusOr<DeviceProfile> CreateProfile(const TenantContext& ctx,
+                                                      absl::string_view name,
+                                                      absl::string_view description) = 0;
+  // By id or, within the tenant, by name.
+  virtual absl::StatusOr<DeviceProfile> FindProfile(const TenantContext& ctx,
+                                                    absl::string_view id_or_name) = 0;
+  virtual absl::StatusOr<std::vector<DeviceProfile>> ListProfiles(const TenantContext& ctx) = 0;
+  // kFailedPrecondition while devices or packages still belong to it.
+  virtual absl::Status DeleteProfile(const TenantContext& ctx, absl::string_view id) = 0;
+
+  // Devices. An empty `access_token` generates a unique random 20-character one.
+  virtual absl::StatusOr<Device> CreateDevice(const TenantContext& ctx, absl::string_view name,
+                                              absl::string_view profile_id_or_name,
+                                              absl::string_view access_token = "") = 0;
+  virtual absl::StatusOr<Device> FindDevice(const TenantContext& ctx,
+                                            absl::string_view id_or_name) = 0;
+  virtual absl::StatusOr<std::vector<Device>> ListDevices(const TenantContext& ctx) = 0;
+  virtual absl::Status DeleteDevice(const TenantContext& ctx, absl::string_view id) = 0;
+  // The device of an access token; kUnauthenticated when there is none.
+  virtual absl::StatusOr<Device> AuthenticateDevice(absl::string_view access_token) = 0;
+
+  // OTA packages.
+  // Creates package info (no data yet) or, with `id` set, updates its additional info.
+  virtual absl::StatusOr<OtaPackage> SavePackageInfo(const TenantContext& ctx,
+                                                     const PackageInfoRequest& request) = 0;
+  // Streams the data of an existing package without data or URL.
+  virtual absl::StatusOr<OtaPackage> UploadPackageData(const TenantContext& ctx,
+                                                       absl::string_view package_id,
+                                                       const UploadRequest& upload,
+                                                       ByteSource& data,
+                                                       const UploadProgress& progress = {}) = 0;
+  // Info and data in one step: the package exists afterwards with its data, or not at
+  // all.
+  virtual absl::StatusOr<OtaPackage> CreatePackageWithData(
+      const TenantContext& ctx, const PackageInfoRequest& request, const UploadRequest& upload,
+      ByteSource& data, const UploadProgress& progress = {}) = 0;
+  virtual absl::StatusOr<OtaPackage> GetPackage(const TenantContext& ctx,
+                                                absl::string_view id) = 0;
+  virtual absl::StatusOr<Page<OtaPackage>> ListPackages(const TenantContext& ctx,
+                                                        const PageQuery& query) = 0;
+  // The profile's packages of `type` with data or a URL.
+  virtual absl::StatusOr<std::vector<OtaPackage>> ListProfilePackages(
+      const TenantContext& ctx, absl::string_view profile_id, OtaPackageType type) = 0;
+  // A reader over the package's bytes (kNotFound when it has none, e.g. a URL package).
+  // Every read checks the stored bytes: kDataLoss when they are damaged.
+  virtual absl::StatusOr<std::unique_ptr<BlobReader>> OpenPackageData(
+      const TenantContext& ctx, absl::string_view id) = 0;
+  // Recomputes the package's checksum over its stored bytes: kDataLoss on mismatch.
+  virtual absl::Status VerifyPackage(const TenantContext& ctx, absl::string_view id) = 0;
+  // kFailedPrecondition while a device or profile refers to it.
+  virtual absl::Status DeletePackage(const TenantContext& ctx, absl::string_view id) = 0;
+
+  // Assignment. An empty `package_id` unassigns `type`. Returns the updated entity.
+  virtual absl::StatusOr<Device> AssignDevicePackage(const TenantContext& ctx,
+                                                     absl::string_view device_id,
+                                                     OtaPackageType type,
+                                                     absl::string_view package_id) = 0;
+  virtual absl::StatusOr<DeviceProfile> AssignProfilePackage(const TenantContext& ctx,
+                                                             absl::string_view profile_id,
+                                                             OtaPackageType type,
+                                                             absl::string_view package_id) = 0;
+  // Effective package = the device's own, else its profile's.
+  virtual absl::StatusOr<Explanation> Explain(const TenantContext& ctx,
+                                              absl::string_view device_id,
+                                              OtaPackageType type) = 0;
+
+  // Audit log of the tenant, newest first.
+  virtual absl::StatusOr<Page<AuditEvent>> ListAudit(const TenantContext& ctx,
+                                                     const PageQuery& query) = 0;
+};
+
+}  // namespace fwota
+
+#endif  // FWOTA_OTA_SERVICE_H_

@@ -1,0 +1,806 @@
+// OtaService: the facade over the stores and the rules. See fwota/ota_service.h.
+#include "fwota/ota_service.h"
+
+#include <algorithm>
+#include <set>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "fwota/json_writer.h"
+#include "fwota/status_macros.h"
+#include "lib/assignment/assignment_rules.h"
+#include "lib/audit/audit_log.h"
+#include "lib/registry/package_rules.h"
+#include "lib/registry/upload_pipeline.h"
+#include "lib/util/random.h"
+
+namespace fwota {
+
+absl::string_view ExplanationSourceName(Explanation::Source source) {
+  switch (source) {
+    case Explanation::Source::kDeviceOverride:
+      return "device_override";
+    case Explanation::Source::kProfileDefault:
+      return "profile_default";
+    case Explanation::Source::kNone:
+      return "none";
+  }
+  return "none";
+}
+
+namespace {
+
+using internal::AuditSubject;
+using ::fwota::v1::ADDED;
+using ::fwota::v1::ASSIGNED;
+using ::fwota::v1::DELETED;
+using ::fwota::v1::UNASSIGNED;
+using ::fwota::v1::UPDATED;
+
+constexpr char kNoPermission[] = "You don't have permission to perform this operation!";
+constexpr char kNotFoundMessage[] = "Requested item wasn't found!";
+constexpr int kAccessTokenLength = 20;
+
+absl::Status NotFound() { return absl::NotFoundError(kNotFoundMessage); }
+absl::Status NoPermission() { return absl::PermissionDeniedError(kNoPermission); }
+
+// A store lookup by id, with the service's messages: kNotFound for a missing row,
+// kPermissionDenied for another tenant's.
+template <typename T>
+absl::StatusOr<T> OwnedBy(absl::StatusOr<T> found, absl::string_view tenant_id) {
+  if (absl::IsNotFound(found.status())) return NotFound();
+  if (!found.ok()) return found.status();
+  if (found->tenant_id() != tenant_id) return NoPermission();
+  return found;
+}
+
+absl::Status CheckName(absl::string_view what, absl::string_view name) {
+  if (absl::StripAsciiWhitespace(name).empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " name should be specified!"));
+  }
+  if (name.find('\0') != absl::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " name should not contain 0x00 symbol!"));
+  }
+  if (name.size() > 255) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " name length must be equal or shorter than 255!"));
+  }
+  return absl::OkStatus();
+}
+
+AuditSubject SubjectOf(const OtaPackage& p) {
+  return {"OTA_PACKAGE", p.id(), absl::StrCat(p.title(), " ", p.version())};
+}
+AuditSubject SubjectOf(const Device& d) { return {"DEVICE", d.id(), d.name()}; }
+AuditSubject SubjectOf(const DeviceProfile& p) { return {"DEVICE_PROFILE", p.id(), p.name()}; }
+
+std::string AssignmentData(OtaPackageType type, absl::string_view package_id) {
+  JsonWriter w;
+  w.BeginObject().Field("type", internal::TypeName(type));
+  if (package_id.empty()) {
+    w.Key("otaPackageId").Null();
+  } else {
+    w.Field("otaPackageId", package_id);
+  }
+  w.EndObject();
+  return w.str();
+}
+
+class OtaServiceImpl : public OtaService {
+ public:
+  explicit OtaServiceImpl(OtaServiceOptions options)
+      : options_(std::move(options)),
+        metadata_(*options_.metadata),
+        blobs_(*options_.blobs),
+        clock_(*options_.clock) {}
+
+  absl::Status Recover() {
+    absl::MutexLock lock(&blob_mu_);
+    FWOTA_RETURN_IF_ERROR(blobs_.RemoveIncompleteWrites());
+    std::vector<std::string> referenced;
+    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      FWOTA_ASSIGN_OR_RETURN(referenced, tx.ListBlobKeys());
+      return absl::OkStatus();
+    }));
+    std::set<std::string> keep(referenced.begin(), referenced.end());
+    FWOTA_ASSIGN_OR_RETURN(std::vector<std::string> stored, blobs_.ListKeys());
+    for (const std::string& key : stored) {
+      if (keep.count(key) == 0) {
+        absl::Status s = blobs_.Delete(key);
+        if (!s.ok() && !absl::IsNotFound(s)) return s;
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // ---- Tenants ----
+
+  absl::StatusOr<Tenant> CreateTenant(absl::string_view name) override {
+    FWOTA_RETURN_IF_ERROR(CheckName("Tenant", name));
+    Tenant tenant;
+    tenant.set_id(internal::NewUuid());
+    tenant.set_name(std::string(name));
+    tenant.set_created_time(clock_.NowMillis());
+    absl::Status s = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      if (tx.FindTenantByName(name).ok()) {
+        return absl::AlreadyExistsError("Tenant with such name already exists!");
+      }
+      return tx.InsertTenant(tenant);
+    });
+    if (!s.ok()) return s;
+    return tenant;
+  }
+
+  absl::StatusOr<Tenant> FindTenant(absl::string_view id_or_name) override {
+    absl::StatusOr<Tenant> out = NotFound();
+    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      out = tx.GetTenant(id_or_name);
+      if (absl::IsNotFound(out.status())) out = tx.FindTenantByName(id_or_name);
+      if (absl::IsNotFound(out.status())) out = NotFound();
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+
+  absl::StatusOr<std::vector<Tenant>> ListTenants() override {
+    std::vector<Tenant> out;
+    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      FWOTA_ASSIGN_OR_RETURN(out, tx.ListTenants());
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+
+  // ---- Device profiles ----
+
+  absl::StatusOr<DeviceProfile> CreateProfile(const TenantContext& ctx, absl::string_view name,
+                                              absl::string_view description) override {
+    DeviceProfile profile;
+    profile.set_id(internal::NewUuid());
+    profile.set_tenant_id(ctx.tenant_id);
+    profile.set_name(std::string(name));
+    profile.set_description(std::string(description));
+    profile.set_created_time(clock_.NowMillis());
+    absl::Status s = CheckName("Device profile", name);
+    if (s.ok()) {
+      s = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+        FWOTA_RETURN_IF_ERROR(CheckTenantExists(tx, ctx));
+        if (tx.FindProfileByName(ctx.tenant_id, name).ok()) {
+          return absl::AlreadyExistsError("Device profile with such name already exists!");
+        }
+        FWOTA_RETURN_IF_ERROR(tx.InsertProfile(profile));
+        return Audit(tx, ctx, SubjectOf(profile), ADDED, absl::OkStatus());
+      });
+    }
+    if (!s.ok()) return Failed(ctx, SubjectOf(profile), ADDED, s);
+    return profile;
+  }
+
+  absl::StatusOr<DeviceProfile> FindProfile(const TenantContext& ctx,
+                                            absl::string_view id_or_name) override {
+    absl::StatusOr<DeviceProfile> out = NotFound();
+    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      out = FindProfileIn(tx, ctx, id_or_name);
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+
+  absl::StatusOr<std::vector<DeviceProfile>> ListProfiles(const TenantContext& ctx) override {
+    std::vector<DeviceProfile> out;
+    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      FWOTA_ASSIGN_OR_RETURN(out, tx.ListProfiles(ctx.tenant_id));
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+
+  absl::Status DeleteProfile(const TenantContext& ctx, absl::string_view id) override {
+    AuditSubject subject{"DEVICE_PROFILE", std::string(id), ""};
+    absl::Status s = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      FWOTA_ASSIGN_OR_RETURN(DeviceProfile profile, OwnedBy(tx.GetProfile(id), ctx.tenant_id));
+      subject = SubjectOf(profile);
+      FWOTA_ASSIGN_OR_RETURN(int64_t devices, tx.CountDevicesInProfile(profile.id()));
+      if (devices > 0) {
+        return absl::FailedPreconditionError(
+            "The device profile referenced by the devices cannot be deleted!");
+      }
+      FWOTA_ASSIGN_OR_RETURN(int64_t packages, tx.CountPackagesInProfile(profile.id()));
+      if (packages > 0) {
+        return absl::FailedPreconditionError(
+            "The device profile referenced by the OTA packages cannot be deleted!");
+      }
+      FWOTA_RETURN_IF_ERROR(tx.DeleteProfile(profile.id()));
+      return Audit(tx, ctx, subject, DELETED, absl::OkStatus());
+    });
+    if (!s.ok()) return Failed(ctx, subject, DELETED, s);
+    return s;
+  }
+
+  // ---- Devices ----
+
+  absl::StatusOr<Device> CreateDevice(const TenantContext& ctx, absl::string_view name,
+                                      absl::string_view profile_id_or_name,
+                                      absl::string_view access_token) override {
+    Device device;
+    device.set_id(internal::NewUuid());
+    device.set_tenant_id(ctx.tenant_id);
+    device.set_name(std::string(name));
+    device.set_type("default");
+    device.set_created_time(clock_.NowMillis());
+    absl::Status s = CheckName("Device", name);
+    if (s.ok() && !access_token.empty()) s = CheckAccessToken(access_token);
+    if (s.ok()) {
+      s = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+        FWOTA_RETURN_IF_ERROR(CheckTenantExists(tx, ctx));
+        absl::StatusOr<DeviceProfile> profile = FindProfileIn(tx, ctx, profile_id_or_name);
+        if (absl::IsNotFound(profile.status())) {
+          return absl::InvalidArgumentError("Device is referencing to non-existent device profile!");
+        }
+        if (!profile.ok()) return profile.status();
+        device.set_device_profile_id(profile->id());
+        if (tx.FindDeviceByName(ctx.tenant_id, name).ok()) {
+          return absl::AlreadyExistsError("Device with such name already exists!");
+        }
+        if (access_token.empty()) {
+          do {
+            device.set_access_token(internal::RandomAlphanumeric(kAccessTokenLength));
+          } while (tx.FindDeviceByAccessToken(device.access_token()).ok());
+        } else {
+          if (tx.FindDeviceByAccessToken(access_token).ok()) {
+            return absl::AlreadyExistsError(
+                "Device credentials are already assigned to another device!");
+          }
+          device.set_access_token(std::string(access_token));
+        }
+        FWOTA_RETURN_IF_ERROR(tx.InsertDevice(device));
+        return Audit(tx, ctx, SubjectOf(device), ADDED, absl::OkStatus());
+      });
+    }
+    if (!s.ok()) return Failed(ctx, SubjectOf(device), ADDED, s);
+    return device;
+  }
+
+  absl::StatusOr<Device> FindDevice(const TenantContext& ctx,
+                                    absl::string_view id_or_name) override {
+    absl::StatusOr<Device> out = NotFound();
+    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      out = FindDeviceIn(tx, ctx, id_or_name);
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+
+  absl::StatusOr<std::vector<Device>> ListDevices(const TenantContext& ctx) override {
+    std::vector<Device> out;
+    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      FWOTA_ASSIGN_OR_RETURN(out, tx.ListDevices(ctx.tenant_id, ""));
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+
+  absl::Status DeleteDevice(const TenantContext& ctx, absl::string_view id) override {
+    AuditSubject subject{"DEVICE", std::string(id), ""};
+    absl::Status s = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      FWOTA_ASSIGN_OR_RETURN(Device device, OwnedBy(tx.GetDevice(id), ctx.tenant_id));
+      subject = SubjectOf(device);
+      FWOTA_RETURN_IF_ERROR(tx.DeleteDevice(device.id()));
+      return Audit(tx, ctx, subject, DELETED, absl::OkStatus());
+    });
+    if (!s.ok()) return Failed(ctx, subject, DELETED, s);
+    return s;
+  }
+
+  absl::StatusOr<Device> AuthenticateDevice(absl::string_view access_token) override {
+    absl::StatusOr<Device> out = absl::UnauthenticatedError("Invalid device access token");
+    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      if (access_token.empty()) return absl::OkStatus();
+      absl::StatusOr<Device> found = tx.FindDeviceByAccessToken(access_token);
+      if (found.ok()) out = std::move(found);
+      else if (!absl::IsNotFound(found.status())) return found.status();
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+
+  // ---- Packages ----
+
+  absl::StatusOr<OtaPackage> SavePackageInfo(const TenantContext& ctx,
+                                             const PackageInfoRequest& request) override {
+    if (!request.id.empty()) return UpdatePackageInfo(ctx, request);
+    OtaPackage package;
+    absl::Status s = BuildNewPackage(ctx, request, package);
+    if (s.ok()) {
+      s = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+        FWOTA_RETURN_IF_ERROR(CheckNewPackage(tx, ctx, package));
+        FWOTA_RETURN_IF_ERROR(tx.InsertPackage(package));
+        return Audit(tx, ctx, SubjectOf(package), ADDED, absl::OkStatus());
+      });
+    }
+    if (!s.ok()) return Failed(ctx, SubjectOf(package), ADDED, s);
+    return package;
+  }
+
+  absl::StatusOr<OtaPackage> UploadPackageData(const TenantContext& ctx,
+                                               absl::string_view package_id,
+                                               const UploadRequest& upload, ByteSource& data,
+                                               const UploadProgress& progress) override {
+    AuditSubject subject{"OTA_PACKAGE", std::string(package_id), ""};
+    absl::StatusOr<OtaPackage> result = UploadPackageDataImpl(ctx, package_id, upload, data,
+                                                              progress, subject);
+    if (!result.ok()) return Failed(ctx, subject, UPDATED, result.status());
+    return result;
+  }
+
+  absl::StatusOr<OtaPackage> CreatePackageWithData(const TenantContext& ctx,
+                                                   const PackageInfoRequest& request,
+                                                   const UploadRequest& upload,
+                                                   ByteSource& data,
+                                                   const UploadProgress& progress) override {
+    OtaPackage package;
+    absl::Status s = BuildNewPackage(ctx, request, package);
+    if (s.ok() && !request.url.empty()) {
+      s = absl::InvalidArgumentError("File can't be saved if URL present!");
+    }
+    if (s.ok()) s = internal::ValidateUploadRequest(upload);
+    if (s.ok()) {
+      // Fail fast, before streaming gigabytes, on what can be checked now; checked again
+      // when the package is inserted.
+      s = metadata_.RunInTransaction(
+          [&](MetadataTransaction& tx) { return CheckNewPackage(tx, ctx, package); });
+    }
+    if (s.ok()) {
+      s = StreamAndStore(upload, data, progress, package, [&](MetadataTransaction& tx) {
+        FWOTA_RETURN_IF_ERROR(CheckNewPackage(tx, ctx, package));
+        FWOTA_RETURN_IF_ERROR(tx.InsertPackage(package));
+        return Audit(tx, ctx, SubjectOf(package), ADDED, absl::OkStatus());
+      });
+    }
+    if (!s.ok()) return Failed(ctx, SubjectOf(package), ADDED, s);
+    return package;
+  }
+
+  absl::StatusOr<OtaPackage> GetPackage(const TenantContext& ctx, absl::string_view id) override {
+    absl::StatusOr<OtaPackage> out = NotFound();
+    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      out = OwnedBy(tx.GetPackage(id), ctx.tenant_id);
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+
+  absl::StatusOr<Page<OtaPackage>> ListPackages(const TenantContext& ctx,
+                                                const PageQuery& query) override {
+    FWOTA_RETURN_IF_ERROR(CheckPageQuery(query));
+    Page<OtaPackage> out;
+    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      FWOTA_ASSIGN_OR_RETURN(out, tx.ListPackages(ctx.tenant_id, query));
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+
+  absl::StatusOr<std::vector<OtaPackage>> ListProfilePackages(const TenantContext& ctx,
+                                                              absl::string_view profile_id,
+                                                              OtaPackageType type) override {
+    if (type != ::fwota::v1::FIRMWARE && type != ::fwota::v1::SOFTWARE) {
+      return absl::InvalidArgumentError("Type should be specified!");
+    }
+    std::vector<OtaPackage> out;
+    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      FWOTA_ASSIGN_OR_RETURN(DeviceProfile profile,
+                             OwnedBy(tx.GetProfile(profile_id), ctx.tenant_id));
+      FWOTA_ASSIGN_OR_RETURN(out, tx.ListProfilePackages(ctx.tenant_id, profile.id(), type));
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+
+  absl::StatusOr<std::unique_ptr<BlobReader>> OpenPackageData(const TenantContext& ctx,
+                                                              absl::string_view id) override {
+    FWOTA_ASSIGN_OR_RETURN(OtaPackage package, GetPackage(ctx, id));
+    if (!package.has_data()) {
+      return absl::NotFoundError("OtaPackage has no data to download");
+    }
+    absl::StatusOr<std::unique_ptr<BlobReader>> reader = blobs_.Open(package.sha256());
+    if (absl::IsNotFound(reader.status())) {
+      return absl::DataLossError(absl::StrCat("The data of otaPackage ", package.id(),
+                                              " is missing from the blob store"));
+    }
+    if (reader.ok() && (*reader)->size() != package.data_size()) {
+      return absl::DataLossError(absl::StrCat("The data of otaPackage ", package.id(),
+                                              " has the wrong size"));
+    }
+    return reader;
+  }
+
+  absl::Status VerifyPackage(const TenantContext& ctx, absl::string_view id) override {
+    FWOTA_ASSIGN_OR_RETURN(OtaPackage package, GetPackage(ctx, id));
+    FWOTA_ASSIGN_OR_RETURN(std::unique_ptr<BlobReader> reader, OpenPackageData(ctx, id));
+    FWOTA_ASSIGN_OR_RETURN(
+        std::unique_ptr<MultiHasher> hasher,
+        MultiHasher::Create({::fwota::v1::SHA256, package.checksum_algorithm()}));
+    std::vector<char> buf(options_.upload_buffer_size);
+    for (int64_t off = 0; off < reader->size();) {
+      FWOTA_ASSIGN_OR_RETURN(size_t n, reader->ReadAt(off, absl::MakeSpan(buf)));
+      if (n == 0) break;
+      hasher->Update(absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(buf.data()), n));
+      off += static_cast<int64_t>(n);
+    }
+    for (const auto& [algorithm, text] : hasher->Finish()) {
+      const std::string& expected =
+          algorithm == ::fwota::v1::SHA256 && package.checksum_algorithm() != ::fwota::v1::SHA256
+              ? package.sha256()
+              : package.checksum();
+      if (text != expected) {
+        return absl::DataLossError(absl::StrCat("The data of otaPackage ", package.id(),
+                                                " is damaged: its ",
+                                                ChecksumAlgorithmName(algorithm),
+                                                " no longer matches"));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status DeletePackage(const TenantContext& ctx, absl::string_view id) override {
+    AuditSubject subject{"OTA_PACKAGE", std::string(id), ""};
+    OtaPackage package;
+    absl::MutexLock lock(&blob_mu_);
+    absl::Status s = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      FWOTA_ASSIGN_OR_RETURN(package, OwnedBy(tx.GetPackage(id), ctx.tenant_id));
+      subject = SubjectOf(package);
+      FWOTA_ASSIGN_OR_RETURN(PackageReferences refs, tx.CountPackageReferences(package.id()));
+      const absl::string_view noun =
+          package.type() == ::fwota::v1::SOFTWARE ? "software" : "otaPackage";
+      if (refs.devices > 0) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("The ", noun, " referenced by the devices cannot be deleted!"));
+      }
+      if (refs.profiles > 0) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("The ", noun, " referenced by the device profile cannot be deleted!"));
+      }
+      FWOTA_RETURN_IF_ERROR(tx.DeletePackage(package.id()));
+      return Audit(tx, ctx, subject, DELETED, absl::OkStatus());
+    });
+    if (!s.ok()) return Failed(ctx, subject, DELETED, s);
+    CrashPoint("delete.metadata_deleted");
+    // The metadata is gone; a failure here leaves an orphan blob that the next start
+    // removes, so it does not fail the delete.
+    if (package.has_data()) DeleteBlobIfUnreferenced(package.sha256()).IgnoreError();
+    return absl::OkStatus();
+  }
+
+  // ---- Assignment ----
+
+  absl::StatusOr<Device> AssignDevicePackage(const TenantContext& ctx,
+                                             absl::string_view device_id, OtaPackageType type,
+                                             absl::string_view package_id) override {
+    const auto action = package_id.empty() ? UNASSIGNED : ASSIGNED;
+    AuditSubject subject{"DEVICE", std::string(device_id), ""};
+    Device device;
+    absl::Status s = CheckType(type);
+    if (s.ok()) {
+      s = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+        FWOTA_ASSIGN_OR_RETURN(device, OwnedBy(tx.GetDevice(device_id), ctx.tenant_id));
+        subject = SubjectOf(device);
+        if (!package_id.empty()) {
+          FWOTA_RETURN_IF_ERROR(CheckAssignable(tx, ctx.tenant_id, device.device_profile_id(),
+                                                type, package_id)
+                                    .status());
+        }
+        internal::SetAssignedId(device, type, std::string(package_id));
+        FWOTA_RETURN_IF_ERROR(tx.UpdateDevice(device));
+        return Audit(tx, ctx, subject, action, absl::OkStatus(),
+                     AssignmentData(type, package_id));
+      });
+    }
+    if (!s.ok()) return Failed(ctx, subject, action, s, AssignmentData(type, package_id));
+    return device;
+  }
+
+  absl::StatusOr<DeviceProfile> AssignProfilePackage(const TenantContext& ctx,
+                                                     absl::string_view profile_id,
+                                                     OtaPackageType type,
+                                                     absl::string_view package_id) override {
+    const auto action = package_id.empty() ? UNASSIGNED : ASSIGNED;
+    AuditSubject subject{"DEVICE_PROFILE", std::string(profile_id), ""};
+    DeviceProfile profile;
+    absl::Status s = CheckType(type);
+    if (s.ok()) {
+      s = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+        FWOTA_ASSIGN_OR_RETURN(profile, OwnedBy(tx.GetProfile(profile_id), ctx.tenant_id));
+        subject = SubjectOf(profile);
+        if (!package_id.empty()) {
+          FWOTA_RETURN_IF_ERROR(
+              CheckAssignable(tx, ctx.tenant_id, profile.id(), type, package_id).status());
+        }
+        internal::SetAssignedId(profile, type, std::string(package_id));
+        FWOTA_RETURN_IF_ERROR(tx.UpdateProfile(profile));
+        return Audit(tx, ctx, subject, action, absl::OkStatus(),
+                     AssignmentData(type, package_id));
+      });
+    }
+    if (!s.ok()) return Failed(ctx, subject, action, s, AssignmentData(type, package_id));
+    return profile;
+  }
+
+  absl::StatusOr<Explanation> Explain(const TenantContext& ctx, absl::string_view device_id,
+                                      OtaPackageType type) override {
+    FWOTA_RETURN_IF_ERROR(CheckType(type));
+    Explanation out;
+    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      FWOTA_ASSIGN_OR_RETURN(Device device, OwnedBy(tx.GetDevice(device_id), ctx.tenant_id));
+      FWOTA_ASSIGN_OR_RETURN(out, internal::ExplainEffectivePackage(tx, device, type));
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+
+  absl::StatusOr<Page<AuditEvent>> ListAudit(const TenantContext& ctx,
+                                             const PageQuery& query) override {
+    FWOTA_RETURN_IF_ERROR(CheckPageQuery(query));
+    Page<AuditEvent> out;
+    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      FWOTA_ASSIGN_OR_RETURN(out, tx.ListAudit(ctx.tenant_id, query));
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+
+ private:
+  static absl::StatusOr<OtaPackage> CheckAssignable(MetadataTransaction& tx,
+                                                    absl::string_view tenant_id,
+                                                    absl::string_view profile_id,
+                                                    OtaPackageType type,
+                                                    absl::string_view package_id) {
+    return internal::CheckAssignable(tx, tenant_id, profile_id, type, package_id);
+  }
+
+  static absl::Status CheckType(OtaPackageType type) {
+    if (type != ::fwota::v1::FIRMWARE && type != ::fwota::v1::SOFTWARE) {
+      return absl::InvalidArgumentError("Type should be specified!");
+    }
+    return absl::OkStatus();
+  }
+
+  static absl::Status CheckPageQuery(const PageQuery& query) {
+    if (query.page_size < 1) {
+      return absl::InvalidArgumentError("Page size must be greater than zero!");
+    }
+    if (query.page < 0) return absl::InvalidArgumentError("Page must be positive integer!");
+    return absl::OkStatus();
+  }
+
+  static absl::Status CheckAccessToken(absl::string_view token) {
+    if (token.size() > 255) {
+      return absl::InvalidArgumentError("Access token length must be equal or shorter than 255!");
+    }
+    for (char c : token) {
+      // Tokens travel in URL paths and MQTT topics: no separators, spaces or controls.
+      if (c == '/' || c == '+' || c == '#' || c == '?' || static_cast<unsigned char>(c) <= 0x20 ||
+          c == 0x7f) {
+        return absl::InvalidArgumentError(
+            "Access token may not contain '/', '+', '#', '?', spaces or control characters!");
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  static absl::Status CheckTenantExists(MetadataTransaction& tx, const TenantContext& ctx) {
+    absl::StatusOr<Tenant> tenant = tx.GetTenant(ctx.tenant_id);
+    if (absl::IsNotFound(tenant.status())) return NoPermission();
+    return tenant.status();
+  }
+
+  absl::StatusOr<DeviceProfile> FindProfileIn(MetadataTransaction& tx, const TenantContext& ctx,
+                                              absl::string_view id_or_name) {
+    absl::StatusOr<DeviceProfile> found = tx.GetProfile(id_or_name);
+    if (absl::IsNotFound(found.status())) found = tx.FindProfileByName(ctx.tenant_id, id_or_name);
+    return OwnedBy(std::move(found), ctx.tenant_id);
+  }
+
+  absl::StatusOr<Device> FindDeviceIn(MetadataTransaction& tx, const TenantContext& ctx,
+                                      absl::string_view id_or_name) {
+    absl::StatusOr<Device> found = tx.GetDevice(id_or_name);
+    if (absl::IsNotFound(found.status())) found = tx.FindDeviceByName(ctx.tenant_id, id_or_name);
+    return OwnedBy(std::move(found), ctx.tenant_id);
+  }
+
+  absl::Status BuildNewPackage(const TenantContext& ctx, const PackageInfoRequest& request,
+                               OtaPackage& package) {
+    package.set_id(internal::NewUuid());
+    package.set_tenant_id(ctx.tenant_id);
+    package.set_title(request.title);
+    package.set_version(request.version);
+    package.set_type(request.type);
+    package.set_device_profile_id(request.device_profile_id);
+    package.set_tag(request.tag.empty() ? absl::StrCat(request.title, " ", request.version)
+                                        : request.tag);
+    package.set_url(request.url);
+    package.set_created_time(clock_.NowMillis());
+    FWOTA_RETURN_IF_ERROR(internal::ValidateNewPackageInfo(request));
+    if (package.tag().size() > 255) package.set_tag(package.tag().substr(0, 255));
+    FWOTA_ASSIGN_OR_RETURN(std::string info,
+                           internal::NormalizeAdditionalInfo(request.additional_info_json));
+    package.set_additional_info_json(std::move(info));
+    return absl::OkStatus();
+  }
+
+  static absl::Status CheckNewPackage(MetadataTransaction& tx, const TenantContext& ctx,
+                                      const OtaPackage& package) {
+    FWOTA_RETURN_IF_ERROR(CheckTenantExists(tx, ctx));
+    absl::StatusOr<DeviceProfile> profile = tx.GetProfile(package.device_profile_id());
+    if ((!profile.ok() && absl::IsNotFound(profile.status())) ||
+        (profile.ok() && profile->tenant_id() != ctx.tenant_id)) {
+      return absl::InvalidArgumentError(
+          "OtaPackage is referencing to non-existent device profile!");
+    }
+    FWOTA_RETURN_IF_ERROR(profile.status());
+    if (tx.FindPackageByTitleVersion(ctx.tenant_id, package.title(), package.version()).ok()) {
+      return absl::AlreadyExistsError("OtaPackage with such title and version already exists!");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<OtaPackage> UpdatePackageInfo(const TenantContext& ctx,
+                                               const PackageInfoRequest& request) {
+    AuditSubject subject{"OTA_PACKAGE", request.id, ""};
+    OtaPackage package;
+    absl::Status s = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      FWOTA_ASSIGN_OR_RETURN(package, OwnedBy(tx.GetPackage(request.id), ctx.tenant_id));
+      subject = SubjectOf(package);
+      FWOTA_RETURN_IF_ERROR(internal::ValidatePackageInfoUpdate(package, request));
+      FWOTA_ASSIGN_OR_RETURN(std::string info,
+                             internal::NormalizeAdditionalInfo(request.additional_info_json));
+      package.set_additional_info_json(std::move(info));
+      FWOTA_RETURN_IF_ERROR(tx.UpdatePackage(package));
+      return Audit(tx, ctx, subject, UPDATED, absl::OkStatus());
+    });
+    if (!s.ok()) return Failed(ctx, subject, UPDATED, s);
+    return package;
+  }
+
+  absl::StatusOr<OtaPackage> UploadPackageDataImpl(const TenantContext& ctx,
+                                                   absl::string_view package_id,
+                                                   const UploadRequest& upload, ByteSource& data,
+                                                   const UploadProgress& progress,
+                                                   AuditSubject& subject) {
+    FWOTA_ASSIGN_OR_RETURN(OtaPackage package, GetPackage(ctx, package_id));
+    subject = SubjectOf(package);
+    FWOTA_RETURN_IF_ERROR(CheckUploadable(package));
+    FWOTA_RETURN_IF_ERROR(internal::ValidateUploadRequest(upload));
+    FWOTA_RETURN_IF_ERROR(StreamAndStore(upload, data, progress, package,
+                                         [&](MetadataTransaction& tx) {
+      // The package may have changed while the data streamed.
+      FWOTA_ASSIGN_OR_RETURN(OtaPackage current,
+                             OwnedBy(tx.GetPackage(package.id()), ctx.tenant_id));
+      FWOTA_RETURN_IF_ERROR(CheckUploadable(current));
+      FWOTA_RETURN_IF_ERROR(tx.UpdatePackage(package));
+      return Audit(tx, ctx, subject, UPDATED, absl::OkStatus());
+    }));
+    return package;
+  }
+
+  static absl::Status CheckUploadable(const OtaPackage& package) {
+    if (!package.url().empty()) {
+      return absl::InvalidArgumentError("File can't be saved if URL present!");
+    }
+    if (package.has_data()) {
+      return absl::FailedPreconditionError("Updating otaPackage data is prohibited!");
+    }
+    return absl::OkStatus();
+  }
+
+  // Streams `data` into a new blob, verifies the checksum, fills the data fields of
+  // `package`, commits the blob and runs `record` (the metadata change) in one
+  // transaction. Either all of it happens or nothing is left behind.
+  absl::Status StreamAndStore(const UploadRequest& upload, ByteSource& data,
+                              const UploadProgress& progress, OtaPackage& package,
+                              absl::FunctionRef<absl::Status(MetadataTransaction&)> record) {
+    ChecksumAlgorithm algorithm = upload.checksum_algorithm;
+    if (algorithm == ::fwota::v1::CHECKSUM_ALGORITHM_UNSPECIFIED) algorithm = ::fwota::v1::SHA256;
+    internal::UploadLimits limits;
+    limits.max_size = options_.max_package_size;
+    limits.buffer_size = options_.upload_buffer_size;
+    limits.buffers = options_.upload_buffers;
+    FWOTA_ASSIGN_OR_RETURN(internal::StreamedBlob blob,
+                           internal::StreamIntoBlob(data, blobs_, algorithm, limits, progress));
+    if (blob.size == 0) return absl::InvalidArgumentError("OtaPackage data should be specified!");
+    if (!upload.checksum.empty() && !ChecksumMatches(algorithm, upload.checksum, blob.checksum)) {
+      return absl::InvalidArgumentError("Wrong otaPackage file!");
+    }
+    CrashPoint("upload.blob_written");
+    package.set_has_data(true);
+    package.set_file_name(upload.file_name);
+    package.set_content_type(upload.content_type.empty() ? "application/octet-stream"
+                                                         : upload.content_type);
+    package.set_checksum_algorithm(algorithm);
+    package.set_checksum(blob.checksum);
+    package.set_data_size(blob.size);
+    package.set_sha256(blob.sha256);
+
+    absl::MutexLock lock(&blob_mu_);
+    FWOTA_RETURN_IF_ERROR(blob.writer->Commit(blob.sha256));
+    CrashPoint("upload.blob_committed");
+    absl::Status s = metadata_.RunInTransaction(record);
+    if (!s.ok()) DeleteBlobIfUnreferencedLocked(blob.sha256).IgnoreError();
+    return s;
+  }
+
+  absl::Status DeleteBlobIfUnreferenced(const std::string& key)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(blob_mu_) {
+    return DeleteBlobIfUnreferencedLocked(key);
+  }
+
+  absl::Status DeleteBlobIfUnreferencedLocked(const std::string& key)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(blob_mu_) {
+    int64_t users = 0;
+    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      FWOTA_ASSIGN_OR_RETURN(users, tx.CountPackagesWithBlob(key));
+      return absl::OkStatus();
+    }));
+    if (users > 0) return absl::OkStatus();
+    absl::Status s = blobs_.Delete(key);
+    return absl::IsNotFound(s) ? absl::OkStatus() : s;
+  }
+
+  void CrashPoint(absl::string_view point) {
+    if (options_.crash_point) options_.crash_point(point);
+  }
+
+  absl::Status Audit(MetadataTransaction& tx, const TenantContext& ctx,
+                     const AuditSubject& subject, ::fwota::v1::AuditActionType action,
+                     const absl::Status& outcome, std::string data = "") {
+    return tx.AppendAudit(internal::MakeAuditEvent(ctx.tenant_id, ctx.user_name, subject,
+                                                   action, outcome, std::move(data),
+                                                   clock_.NowMillis()));
+  }
+
+  // Records a failed operation in the audit log (in its own transaction, since the
+  // operation's was rolled back) and returns `status`. Failures of another tenant's or
+  // an unknown tenant's request are not written into a tenant's log.
+  absl::Status Failed(const TenantContext& ctx, const AuditSubject& subject,
+                      ::fwota::v1::AuditActionType action, const absl::Status& status,
+                      std::string data = "") {
+    if (absl::IsPermissionDenied(status) && subject.entity_name.empty()) return status;
+    metadata_
+        .RunInTransaction([&](MetadataTransaction& tx) -> absl::Status {
+          if (!tx.GetTenant(ctx.tenant_id).ok()) return absl::OkStatus();
+          return Audit(tx, ctx, subject, action, status, data);
+        })
+        .IgnoreError();
+    return status;
+  }
+
+  const OtaServiceOptions options_;
+  MetadataStore& metadata_;
+  BlobStore& blobs_;
+  Clock& clock_;
+  // Serializes blob commits and blob deletions with the metadata changes that decide
+  // them, so a blob shared by two packages is never deleted while one still needs it.
+  absl::Mutex blob_mu_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<OtaService>> OtaService::Create(OtaServiceOptions options) {
+  if (options.metadata == nullptr || options.blobs == nullptr) {
+    return absl::InvalidArgumentError("OtaServiceOptions needs a metadata store and a blob store");
+  }
+  if (options.clock == nullptr) options.clock = RealClock();
+  if (options.max_package_size <= 0) {
+    return absl::InvalidArgumentError("max_package_size must be positive");
+  }
+  if (options.upload_buffer_size < 4096 || options.upload_buffers < 2) {
+    return absl::InvalidArgumentError("upload buffers: at least 2 of at least 4096 bytes");
+  }
+  auto service = std::make_unique<OtaServiceImpl>(std::move(options));
+  FWOTA_RETURN_IF_ERROR(service->Recover());
+  return std::unique_ptr<OtaService>(std::move(service));
+}
+
+}  // namespace fwota

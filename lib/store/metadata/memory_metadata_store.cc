@@ -1,0 +1,523 @@
+// The in-memory MetadataStore: the whole state in ordered maps, one mutex, and
+// transactions that work on a copy which replaces the state only when the body succeeds.
+// It mirrors the SQLite store's semantics (unique keys, RESTRICT references, ordering,
+// search), which the conformance suite in tests/store/metadata checks for both.
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "fwota/metadata_stores.h"
+#include "fwota/status_macros.h"
+#include "lib/store/metadata/metadata_errors.h"
+
+namespace fwota {
+namespace {
+
+using metadata_internal::CheckIdPresent;
+using metadata_internal::CheckPageQuery;
+using metadata_internal::CheckTenantPresent;
+using metadata_internal::Reference;
+
+// Everything the store keeps, each table keyed by id.
+struct MemoryState {
+  std::map<std::string, Tenant> tenants;
+  std::map<std::string, DeviceProfile> profiles;
+  std::map<std::string, Device> devices;
+  std::map<std::string, OtaPackage> packages;
+  std::map<std::string, AuditEvent> audit;
+};
+
+// Case-insensitive (ASCII, as SQLite's lower()) substring test; an empty needle matches.
+bool ContainsIgnoringCase(absl::string_view haystack, absl::string_view needle) {
+  if (needle.empty()) return true;
+  return absl::AsciiStrToLower(haystack).find(absl::AsciiStrToLower(needle)) !=
+         std::string::npos;
+}
+
+// Cuts one page out of `all`, which is already filtered and sorted.
+template <typename T>
+Page<T> MakePage(const PageQuery& query, std::vector<T> all) {
+  Page<T> page;
+  page.total_elements = static_cast<int64_t>(all.size());
+  const int64_t begin = static_cast<int64_t>(query.page) * query.page_size;
+  const int64_t end = std::min<int64_t>(begin + query.page_size, page.total_elements);
+  for (int64_t i = begin; i < end; ++i) page.data.push_back(std::move(all[i]));
+  FinishPage(query, page);
+  return page;
+}
+
+// Orders packages as ListPackages does: by the sort key, ties by id, both in the
+// query's direction (so a descending listing is the exact reverse of an ascending one).
+bool PackageLess(const OtaPackage& a, const OtaPackage& b, PackageSortProperty key) {
+  switch (key) {
+    case PackageSortProperty::kTitle:
+      return std::tie(a.title(), a.id()) < std::tie(b.title(), b.id());
+    case PackageSortProperty::kVersion:
+      return std::tie(a.version(), a.id()) < std::tie(b.version(), b.id());
+    case PackageSortProperty::kType:
+      return std::make_tuple(static_cast<int>(a.type()), std::cref(a.id())) <
+             std::make_tuple(static_cast<int>(b.type()), std::cref(b.id()));
+    case PackageSortProperty::kDataSize:
+      return std::make_tuple(a.data_size(), std::cref(a.id())) <
+             std::make_tuple(b.data_size(), std::cref(b.id()));
+    case PackageSortProperty::kCreatedTime:
+      break;
+  }
+  return std::make_tuple(a.created_time(), std::cref(a.id())) <
+         std::make_tuple(b.created_time(), std::cref(b.id()));
+}
+
+// Not thread-safe: works on the copy that RunInTransaction hands it.
+class MemoryTransaction final : public MetadataTransaction {
+ public:
+  explicit MemoryTransaction(MemoryState& state) : state_(state) {}
+
+  // Tenants.
+  absl::Status InsertTenant(const Tenant& tenant) override {
+    FWOTA_RETURN_IF_ERROR(CheckIdPresent(metadata_internal::kTenant, tenant.id()));
+    if (state_.tenants.count(tenant.id()) > 0) {
+      return metadata_internal::DuplicateIdError(metadata_internal::kTenant, tenant.id());
+    }
+    for (const auto& [id, other] : state_.tenants) {
+      if (other.name() == tenant.name()) {
+        return metadata_internal::DuplicateTenantNameError(tenant);
+      }
+    }
+    state_.tenants[tenant.id()] = tenant;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<Tenant> GetTenant(absl::string_view id) override {
+    return Lookup(state_.tenants, metadata_internal::kTenant, id);
+  }
+
+  absl::StatusOr<Tenant> FindTenantByName(absl::string_view name) override {
+    for (const auto& [id, tenant] : state_.tenants) {
+      if (tenant.name() == name) return tenant;
+    }
+    return metadata_internal::NotFoundError(metadata_internal::kTenant,
+                                            absl::StrCat("name '", name, "'"));
+  }
+
+  absl::StatusOr<std::vector<Tenant>> ListTenants() override {
+    std::vector<Tenant> tenants;
+    for (const auto& [id, tenant] : state_.tenants) tenants.push_back(tenant);
+    SortByName(tenants);
+    return tenants;
+  }
+
+  // Device profiles.
+  absl::Status InsertProfile(const DeviceProfile& profile) override {
+    FWOTA_RETURN_IF_ERROR(CheckIdPresent(metadata_internal::kProfile, profile.id()));
+    FWOTA_RETURN_IF_ERROR(
+        CheckTenantPresent(metadata_internal::kProfile, profile.id(), profile.tenant_id()));
+    if (state_.profiles.count(profile.id()) > 0) {
+      return metadata_internal::DuplicateIdError(metadata_internal::kProfile, profile.id());
+    }
+    return PutProfile(profile);
+  }
+
+  absl::Status UpdateProfile(const DeviceProfile& profile) override {
+    FWOTA_RETURN_IF_ERROR(
+        CheckTenantPresent(metadata_internal::kProfile, profile.id(), profile.tenant_id()));
+    if (state_.profiles.count(profile.id()) == 0) {
+      return metadata_internal::NotFoundById(metadata_internal::kProfile, profile.id());
+    }
+    return PutProfile(profile);
+  }
+
+  absl::StatusOr<DeviceProfile> GetProfile(absl::string_view id) override {
+    return Lookup(state_.profiles, metadata_internal::kProfile, id);
+  }
+
+  absl::StatusOr<DeviceProfile> FindProfileByName(absl::string_view tenant_id,
+                                                  absl::string_view name) override {
+    for (const auto& [id, profile] : state_.profiles) {
+      if (profile.tenant_id() == tenant_id && profile.name() == name) return profile;
+    }
+    return metadata_internal::NotFoundError(
+        metadata_internal::kProfile,
+        absl::StrCat("name '", name, "' in tenant '", tenant_id, "'"));
+  }
+
+  absl::StatusOr<std::vector<DeviceProfile>> ListProfiles(
+      absl::string_view tenant_id) override {
+    std::vector<DeviceProfile> profiles;
+    for (const auto& [id, profile] : state_.profiles) {
+      if (profile.tenant_id() == tenant_id) profiles.push_back(profile);
+    }
+    SortByName(profiles);
+    return profiles;
+  }
+
+  absl::Status DeleteProfile(absl::string_view id) override {
+    auto it = state_.profiles.find(std::string(id));
+    if (it == state_.profiles.end()) {
+      return metadata_internal::NotFoundById(metadata_internal::kProfile, id);
+    }
+    const int64_t devices = CountDevicesWithProfile(id);
+    const int64_t packages = CountPackagesWithProfile(id);
+    if (devices > 0 || packages > 0) {
+      return metadata_internal::ProfileStillReferencedError(id, devices, packages);
+    }
+    state_.profiles.erase(it);
+    return absl::OkStatus();
+  }
+
+  // Devices.
+  absl::Status InsertDevice(const Device& device) override {
+    FWOTA_RETURN_IF_ERROR(CheckIdPresent(metadata_internal::kDevice, device.id()));
+    FWOTA_RETURN_IF_ERROR(
+        CheckTenantPresent(metadata_internal::kDevice, device.id(), device.tenant_id()));
+    if (state_.devices.count(device.id()) > 0) {
+      return metadata_internal::DuplicateIdError(metadata_internal::kDevice, device.id());
+    }
+    return PutDevice(device);
+  }
+
+  absl::Status UpdateDevice(const Device& device) override {
+    FWOTA_RETURN_IF_ERROR(
+        CheckTenantPresent(metadata_internal::kDevice, device.id(), device.tenant_id()));
+    if (state_.devices.count(device.id()) == 0) {
+      return metadata_internal::NotFoundById(metadata_internal::kDevice, device.id());
+    }
+    return PutDevice(device);
+  }
+
+  absl::StatusOr<Device> GetDevice(absl::string_view id) override {
+    return Lookup(state_.devices, metadata_internal::kDevice, id);
+  }
+
+  absl::StatusOr<Device> FindDeviceByName(absl::string_view tenant_id,
+                                          absl::string_view name) override {
+    for (const auto& [id, device] : state_.devices) {
+      if (device.tenant_id() == tenant_id && device.name() == name) return device;
+    }
+    return metadata_internal::NotFoundError(
+        metadata_internal::kDevice, absl::StrCat("name '", name, "' in tenant '", tenant_id, "'"));
+  }
+
+  absl::StatusOr<Device> FindDeviceByAccessToken(absl::string_view token) override {
+    // An empty token is "no token": it finds nothing, as NULL does in SQL.
+    if (!token.empty()) {
+      for (const auto& [id, device] : state_.devices) {
+        if (device.access_token() == token) return device;
+      }
+    }
+    return metadata_internal::NotFoundError(metadata_internal::kDevice,
+                                            "the given access token");
+  }
+
+  absl::StatusOr<std::vector<Device>> ListDevices(absl::string_view tenant_id,
+                                                  absl::string_view profile_id) override {
+    std::vector<Device> devices;
+    for (const auto& [id, device] : state_.devices) {
+      if (device.tenant_id() != tenant_id) continue;
+      if (!profile_id.empty() && device.device_profile_id() != profile_id) continue;
+      devices.push_back(device);
+    }
+    SortByName(devices);
+    return devices;
+  }
+
+  absl::StatusOr<int64_t> CountDevicesInProfile(absl::string_view profile_id) override {
+    return CountDevicesWithProfile(profile_id);
+  }
+
+  absl::Status DeleteDevice(absl::string_view id) override {
+    if (state_.devices.erase(std::string(id)) == 0) {
+      return metadata_internal::NotFoundById(metadata_internal::kDevice, id);
+    }
+    return absl::OkStatus();
+  }
+
+  // OTA packages.
+  absl::Status InsertPackage(const OtaPackage& package) override {
+    FWOTA_RETURN_IF_ERROR(CheckIdPresent(metadata_internal::kPackage, package.id()));
+    FWOTA_RETURN_IF_ERROR(
+        CheckTenantPresent(metadata_internal::kPackage, package.id(), package.tenant_id()));
+    if (state_.packages.count(package.id()) > 0) {
+      return metadata_internal::DuplicateIdError(metadata_internal::kPackage, package.id());
+    }
+    return PutPackage(package);
+  }
+
+  absl::Status UpdatePackage(const OtaPackage& package) override {
+    FWOTA_RETURN_IF_ERROR(
+        CheckTenantPresent(metadata_internal::kPackage, package.id(), package.tenant_id()));
+    if (state_.packages.count(package.id()) == 0) {
+      return metadata_internal::NotFoundById(metadata_internal::kPackage, package.id());
+    }
+    return PutPackage(package);
+  }
+
+  absl::StatusOr<OtaPackage> GetPackage(absl::string_view id) override {
+    return Lookup(state_.packages, metadata_internal::kPackage, id);
+  }
+
+  absl::StatusOr<OtaPackage> FindPackageByTitleVersion(absl::string_view tenant_id,
+                                                       absl::string_view title,
+                                                       absl::string_view version) override {
+    for (const auto& [id, package] : state_.packages) {
+      if (package.tenant_id() == tenant_id && package.title() == title &&
+          package.version() == version) {
+        return package;
+      }
+    }
+    return metadata_internal::NotFoundError(
+        metadata_internal::kPackage, absl::StrCat("title '", title, "' and version '",
+                                                  version, "' in tenant '", tenant_id, "'"));
+  }
+
+  absl::StatusOr<Page<OtaPackage>> ListPackages(absl::string_view tenant_id,
+                                                const PageQuery& query) override {
+    FWOTA_RETURN_IF_ERROR(CheckPageQuery(query));
+    std::vector<OtaPackage> matching;
+    for (const auto& [id, package] : state_.packages) {
+      if (package.tenant_id() == tenant_id &&
+          ContainsIgnoringCase(package.title(), query.text_search)) {
+        matching.push_back(package);
+      }
+    }
+    std::sort(matching.begin(), matching.end(),
+              [&query](const OtaPackage& a, const OtaPackage& b) {
+                return query.ascending ? PackageLess(a, b, query.sort_property)
+                                       : PackageLess(b, a, query.sort_property);
+              });
+    return MakePage(query, std::move(matching));
+  }
+
+  absl::StatusOr<std::vector<OtaPackage>> ListProfilePackages(absl::string_view tenant_id,
+                                                              absl::string_view profile_id,
+                                                              OtaPackageType type) override {
+    std::vector<OtaPackage> packages;
+    if (profile_id.empty()) return packages;  // "" is "no profile": matches nothing.
+    for (const auto& [id, package] : state_.packages) {
+      if (package.tenant_id() == tenant_id && package.device_profile_id() == profile_id &&
+          package.type() == type && (package.has_data() || !package.url().empty())) {
+        packages.push_back(package);
+      }
+    }
+    std::sort(packages.begin(), packages.end(), [](const OtaPackage& a, const OtaPackage& b) {
+      return std::tie(a.title(), a.version(), a.id()) < std::tie(b.title(), b.version(), b.id());
+    });
+    return packages;
+  }
+
+  absl::StatusOr<int64_t> CountPackagesInProfile(absl::string_view profile_id) override {
+    return CountPackagesWithProfile(profile_id);
+  }
+
+  absl::StatusOr<PackageReferences> CountPackageReferences(
+      absl::string_view package_id) override {
+    return ReferencesTo(package_id);
+  }
+
+  absl::StatusOr<int64_t> CountPackagesWithBlob(absl::string_view sha256) override {
+    int64_t count = 0;
+    if (sha256.empty()) return count;  // "" is "no blob", as NULL in SQL.
+    for (const auto& [id, package] : state_.packages) {
+      if (package.sha256() == sha256) ++count;
+    }
+    return count;
+  }
+
+  absl::StatusOr<std::vector<std::string>> ListBlobKeys() override {
+    std::set<std::string> keys;
+    for (const auto& [id, package] : state_.packages) {
+      if (!package.sha256().empty()) keys.insert(package.sha256());
+    }
+    return std::vector<std::string>(keys.begin(), keys.end());
+  }
+
+  absl::Status DeletePackage(absl::string_view id) override {
+    auto it = state_.packages.find(std::string(id));
+    if (it == state_.packages.end()) {
+      return metadata_internal::NotFoundById(metadata_internal::kPackage, id);
+    }
+    const PackageReferences refs = ReferencesTo(id);
+    if (refs.devices > 0 || refs.profiles > 0) {
+      return metadata_internal::PackageStillReferencedError(id, refs);
+    }
+    state_.packages.erase(it);
+    return absl::OkStatus();
+  }
+
+  // Audit log.
+  absl::Status AppendAudit(const AuditEvent& event) override {
+    FWOTA_RETURN_IF_ERROR(CheckIdPresent(metadata_internal::kAudit, event.id()));
+    if (state_.audit.count(event.id()) > 0) {
+      return metadata_internal::DuplicateIdError(metadata_internal::kAudit, event.id());
+    }
+    FWOTA_RETURN_IF_ERROR(CheckReferences(metadata_internal::kAudit, event.id(),
+                                          metadata_internal::ReferencesOf(event)));
+    state_.audit[event.id()] = event;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<Page<AuditEvent>> ListAudit(absl::string_view tenant_id,
+                                             const PageQuery& query) override {
+    FWOTA_RETURN_IF_ERROR(CheckPageQuery(query));
+    std::vector<AuditEvent> matching;
+    for (const auto& [id, event] : state_.audit) {
+      if (event.tenant_id() == tenant_id &&
+          ContainsIgnoringCase(event.entity_name(), query.text_search)) {
+        matching.push_back(event);
+      }
+    }
+    std::sort(matching.begin(), matching.end(),
+              [&query](const AuditEvent& a, const AuditEvent& b) {
+                auto ka = std::make_tuple(a.created_time(), std::cref(a.id()));
+                auto kb = std::make_tuple(b.created_time(), std::cref(b.id()));
+                return query.ascending ? ka < kb : kb < ka;
+              });
+    return MakePage(query, std::move(matching));
+  }
+
+ private:
+  template <typename T>
+  static absl::StatusOr<T> Lookup(const std::map<std::string, T>& table,
+                                  absl::string_view entity, absl::string_view id) {
+    auto it = table.find(std::string(id));
+    if (it == table.end()) return metadata_internal::NotFoundById(entity, id);
+    return it->second;
+  }
+
+  template <typename T>
+  static void SortByName(std::vector<T>& rows) {
+    std::sort(rows.begin(), rows.end(), [](const T& a, const T& b) {
+      return std::tie(a.name(), a.id()) < std::tie(b.name(), b.id());
+    });
+  }
+
+  bool Exists(const Reference& ref) const {
+    if (ref.entity == metadata_internal::kTenant) return state_.tenants.count(ref.id) > 0;
+    if (ref.entity == metadata_internal::kProfile) return state_.profiles.count(ref.id) > 0;
+    if (ref.entity == metadata_internal::kPackage) return state_.packages.count(ref.id) > 0;
+    return false;
+  }
+
+  absl::Status CheckReferences(absl::string_view entity, absl::string_view id,
+                               const std::vector<Reference>& refs) const {
+    for (const Reference& ref : refs) {
+      if (!Exists(ref)) return metadata_internal::MissingReferenceError(entity, id, ref);
+    }
+    return absl::OkStatus();
+  }
+
+  // Inserts or replaces `profile` after the unique and reference checks (the row's own
+  // id never collides with itself).
+  absl::Status PutProfile(const DeviceProfile& profile) {
+    for (const auto& [id, other] : state_.profiles) {
+      if (id != profile.id() && other.tenant_id() == profile.tenant_id() &&
+          other.name() == profile.name()) {
+        return metadata_internal::DuplicateProfileNameError(profile);
+      }
+    }
+    FWOTA_RETURN_IF_ERROR(CheckReferences(metadata_internal::kProfile, profile.id(),
+                                          metadata_internal::ReferencesOf(profile)));
+    state_.profiles[profile.id()] = profile;
+    return absl::OkStatus();
+  }
+
+  absl::Status PutDevice(const Device& device) {
+    for (const auto& [id, other] : state_.devices) {
+      if (id == device.id()) continue;
+      if (other.tenant_id() == device.tenant_id() && other.name() == device.name()) {
+        return metadata_internal::DuplicateDeviceNameError(device);
+      }
+      if (!device.access_token().empty() && other.access_token() == device.access_token()) {
+        return metadata_internal::DuplicateAccessTokenError(device);
+      }
+    }
+    FWOTA_RETURN_IF_ERROR(CheckReferences(metadata_internal::kDevice, device.id(),
+                                          metadata_internal::ReferencesOf(device)));
+    state_.devices[device.id()] = device;
+    return absl::OkStatus();
+  }
+
+  absl::Status PutPackage(const OtaPackage& package) {
+    for (const auto& [id, other] : state_.packages) {
+      if (id != package.id() && other.tenant_id() == package.tenant_id() &&
+          other.title() == package.title() && other.version() == package.version()) {
+        return metadata_internal::DuplicatePackageTitleVersionError(package);
+      }
+    }
+    FWOTA_RETURN_IF_ERROR(CheckReferences(metadata_internal::kPackage, package.id(),
+                                          metadata_internal::ReferencesOf(package)));
+    state_.packages[package.id()] = package;
+    return absl::OkStatus();
+  }
+
+  // An empty profile id is "no profile" and, as NULL in SQL, matches nothing.
+  int64_t CountDevicesWithProfile(absl::string_view profile_id) const {
+    int64_t count = 0;
+    if (profile_id.empty()) return count;
+    for (const auto& [id, device] : state_.devices) {
+      if (device.device_profile_id() == profile_id) ++count;
+    }
+    return count;
+  }
+
+  int64_t CountPackagesWithProfile(absl::string_view profile_id) const {
+    int64_t count = 0;
+    if (profile_id.empty()) return count;
+    for (const auto& [id, package] : state_.packages) {
+      if (package.device_profile_id() == profile_id) ++count;
+    }
+    return count;
+  }
+
+  PackageReferences ReferencesTo(absl::string_view package_id) const {
+    PackageReferences refs;
+    if (package_id.empty()) return refs;  // "" is "no package", never a reference.
+    for (const auto& [id, device] : state_.devices) {
+      if (device.firmware_id() == package_id || device.software_id() == package_id) {
+        ++refs.devices;
+      }
+    }
+    for (const auto& [id, profile] : state_.profiles) {
+      if (profile.firmware_id() == package_id || profile.software_id() == package_id) {
+        ++refs.profiles;
+      }
+    }
+    return refs;
+  }
+
+  MemoryState& state_;
+};
+
+// Thread-safe: one transaction at a time, under `mu_`.
+class MemoryMetadataStore final : public MetadataStore {
+ public:
+  absl::Status RunInTransaction(
+      absl::FunctionRef<absl::Status(MetadataTransaction&)> body) override {
+    absl::MutexLock lock(&mu_);
+    MemoryState working = state_;
+    MemoryTransaction transaction(working);
+    absl::Status status = body(transaction);
+    if (status.ok()) state_ = std::move(working);
+    return status;
+  }
+
+ private:
+  absl::Mutex mu_;
+  MemoryState state_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+std::unique_ptr<MetadataStore> NewMemoryMetadataStore() {
+  return std::make_unique<MemoryMetadataStore>();
+}
+
+}  // namespace fwota

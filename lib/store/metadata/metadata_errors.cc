@@ -1,0 +1,131 @@
+#include "lib/store/metadata/metadata_errors.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace fwota {
+namespace metadata_internal {
+namespace {
+
+void AddOptional(std::vector<Reference>& refs, absl::string_view entity,
+                 const std::string& id) {
+  if (!id.empty()) refs.push_back({entity, id});
+}
+
+}  // namespace
+
+std::vector<Reference> ReferencesOf(const DeviceProfile& profile) {
+  std::vector<Reference> refs;
+  AddOptional(refs, kTenant, profile.tenant_id());
+  AddOptional(refs, kPackage, profile.firmware_id());
+  AddOptional(refs, kPackage, profile.software_id());
+  return refs;
+}
+
+std::vector<Reference> ReferencesOf(const Device& device) {
+  std::vector<Reference> refs;
+  AddOptional(refs, kTenant, device.tenant_id());
+  AddOptional(refs, kProfile, device.device_profile_id());
+  AddOptional(refs, kPackage, device.firmware_id());
+  AddOptional(refs, kPackage, device.software_id());
+  return refs;
+}
+
+std::vector<Reference> ReferencesOf(const OtaPackage& package) {
+  std::vector<Reference> refs;
+  AddOptional(refs, kTenant, package.tenant_id());
+  AddOptional(refs, kProfile, package.device_profile_id());
+  return refs;
+}
+
+std::vector<Reference> ReferencesOf(const AuditEvent& event) {
+  std::vector<Reference> refs;
+  AddOptional(refs, kTenant, event.tenant_id());
+  return refs;
+}
+
+absl::Status CheckIdPresent(absl::string_view entity, absl::string_view id) {
+  if (!id.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(entity, " id must not be empty"));
+}
+
+absl::Status CheckTenantPresent(absl::string_view entity, absl::string_view id,
+                                absl::string_view tenant_id) {
+  if (!tenant_id.empty()) return absl::OkStatus();
+  return MissingReferenceError(entity, id, Reference{kTenant, ""});
+}
+
+absl::Status CheckPageQuery(const PageQuery& query) {
+  if (query.page_size < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page size must be at least 1, not ", query.page_size));
+  }
+  if (query.page < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page must not be negative, not ", query.page));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NotFoundError(absl::string_view entity, absl::string_view key) {
+  return absl::NotFoundError(absl::StrCat(entity, " with ", key, " not found"));
+}
+
+absl::Status NotFoundById(absl::string_view entity, absl::string_view id) {
+  return NotFoundError(entity, absl::StrCat("id '", id, "'"));
+}
+
+absl::Status DuplicateIdError(absl::string_view entity, absl::string_view id) {
+  return absl::AlreadyExistsError(absl::StrCat(entity, " with id '", id, "' already exists"));
+}
+
+absl::Status DuplicateTenantNameError(const Tenant& tenant) {
+  return absl::AlreadyExistsError(
+      absl::StrCat("tenant named '", tenant.name(), "' already exists"));
+}
+
+absl::Status DuplicateProfileNameError(const DeviceProfile& profile) {
+  return absl::AlreadyExistsError(absl::StrCat("device profile named '", profile.name(),
+                                               "' already exists in tenant '",
+                                               profile.tenant_id(), "'"));
+}
+
+absl::Status DuplicateDeviceNameError(const Device& device) {
+  return absl::AlreadyExistsError(absl::StrCat("device named '", device.name(),
+                                               "' already exists in tenant '",
+                                               device.tenant_id(), "'"));
+}
+
+absl::Status DuplicateAccessTokenError(const Device& device) {
+  return absl::AlreadyExistsError(absl::StrCat(
+      "another device already has the access token given for device '", device.id(), "'"));
+}
+
+absl::Status DuplicatePackageTitleVersionError(const OtaPackage& package) {
+  return absl::AlreadyExistsError(absl::StrCat(
+      "OTA package with title '", package.title(), "' and version '", package.version(),
+      "' already exists in tenant '", package.tenant_id(), "'"));
+}
+
+absl::Status MissingReferenceError(absl::string_view entity, absl::string_view id,
+                                   const Reference& missing) {
+  return absl::FailedPreconditionError(absl::StrCat(entity, " '", id, "' refers to ",
+                                                    missing.entity, " '", missing.id,
+                                                    "', which does not exist"));
+}
+
+absl::Status PackageStillReferencedError(absl::string_view id,
+                                         const PackageReferences& refs) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("OTA package '", id, "' is still referenced by ", refs.devices,
+                   " device(s) and ", refs.profiles, " device profile(s)"));
+}
+
+absl::Status ProfileStillReferencedError(absl::string_view id, int64_t devices,
+                                         int64_t packages) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("device profile '", id, "' is still referenced by ", devices,
+                   " device(s) and ", packages, " OTA package(s)"));
+}
+
+}  // namespace metadata_internal
+}  // namespace fwota

@@ -1,0 +1,72 @@
+// The statuses both MetadataStore implementations answer, built in one place so that the
+// SQLite and the in-memory store say the same thing for the same mistake. Not API.
+#ifndef FWOTA_STORE_METADATA_METADATA_ERRORS_H_
+#define FWOTA_STORE_METADATA_METADATA_ERRORS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "fwota/metadata_store.h"
+
+namespace fwota {
+namespace metadata_internal {
+
+// Entity names as they appear in messages.
+inline constexpr absl::string_view kTenant = "tenant";
+inline constexpr absl::string_view kProfile = "device profile";
+inline constexpr absl::string_view kDevice = "device";
+inline constexpr absl::string_view kPackage = "OTA package";
+inline constexpr absl::string_view kAudit = "audit event";
+
+// One reference a row makes: `entity` (one of the names above) with id `id`.
+struct Reference {
+  absl::string_view entity;
+  std::string id;
+};
+
+// The optional references of each entity (an empty id is "no reference"), in the order
+// both stores check them. The tenant comes first; it is required on profiles, devices
+// and packages (see CheckTenantPresent) and optional on audit events.
+std::vector<Reference> ReferencesOf(const DeviceProfile& profile);
+std::vector<Reference> ReferencesOf(const Device& device);
+std::vector<Reference> ReferencesOf(const OtaPackage& package);
+std::vector<Reference> ReferencesOf(const AuditEvent& event);
+
+// The checks every insert (and update) starts with, in this order, in both stores.
+// kInvalidArgument when `id` is empty: every row needs its id.
+absl::Status CheckIdPresent(absl::string_view entity, absl::string_view id);
+// kFailedPrecondition when `tenant_id` is empty: the tenant "" does not exist.
+absl::Status CheckTenantPresent(absl::string_view entity, absl::string_view id,
+                                absl::string_view tenant_id);
+
+// kInvalidArgument for a page_size below 1 or a negative page.
+absl::Status CheckPageQuery(const PageQuery& query);
+
+// kNotFound: "<entity> with <key> not found".
+absl::Status NotFoundError(absl::string_view entity, absl::string_view key);
+absl::Status NotFoundById(absl::string_view entity, absl::string_view id);
+
+// kAlreadyExists, naming the key that collided (never the access token itself: it is a
+// credential and messages end up in logs).
+absl::Status DuplicateIdError(absl::string_view entity, absl::string_view id);
+absl::Status DuplicateTenantNameError(const Tenant& tenant);
+absl::Status DuplicateProfileNameError(const DeviceProfile& profile);
+absl::Status DuplicateDeviceNameError(const Device& device);
+absl::Status DuplicateAccessTokenError(const Device& device);
+absl::Status DuplicatePackageTitleVersionError(const OtaPackage& package);
+
+// kFailedPrecondition: the row `entity` `id` refers to `missing`, which does not exist.
+absl::Status MissingReferenceError(absl::string_view entity, absl::string_view id,
+                                   const Reference& missing);
+// kFailedPrecondition for a delete the store refuses because others refer to the row.
+absl::Status PackageStillReferencedError(absl::string_view id, const PackageReferences& refs);
+absl::Status ProfileStillReferencedError(absl::string_view id, int64_t devices,
+                                         int64_t packages);
+
+}  // namespace metadata_internal
+}  // namespace fwota
+
+#endif  // FWOTA_STORE_METADATA_METADATA_ERRORS_H_

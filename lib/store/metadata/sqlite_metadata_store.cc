@@ -1,0 +1,815 @@
+// The SQLite MetadataStore: one connection (sqlite_connection.h) behind a mutex, one
+// BEGIN IMMEDIATE transaction per RunInTransaction, and one real column per proto field
+// (sqlite_schema.cc). Constraint violations come back from SQLite and are mapped here to
+// the statuses of metadata_errors.h, which the in-memory store answers as well.
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "fwota/metadata_stores.h"
+#include "fwota/status_macros.h"
+#include "lib/store/metadata/metadata_errors.h"
+#include "lib/store/metadata/sqlite_connection.h"
+
+namespace fwota {
+namespace {
+
+using metadata_internal::CatchAll;
+using metadata_internal::Reference;
+using metadata_internal::SqliteConnection;
+
+// ---------------------------------------------------------------------------------------
+// Tables and rows.
+
+// The SQL of one table, generated from its column list (columns[0] is the id). Insert
+// and update bind the same numbered parameters (?1 is the id), so one Bind per entity
+// serves both.
+struct TableSql {
+  TableSql(std::string table, std::vector<std::string> columns)
+      : name(std::move(table)), column_list(absl::StrJoin(columns, ", ")) {
+    std::vector<std::string> params, assignments;
+    for (size_t i = 0; i < columns.size(); ++i) {
+      params.push_back(absl::StrCat("?", i + 1));
+      if (i > 0) assignments.push_back(absl::StrCat(columns[i], " = ?", i + 1));
+    }
+    select = absl::StrCat("SELECT ", column_list, " FROM ", name);
+    insert = absl::StrCat("INSERT INTO ", name, " (", column_list, ") VALUES (",
+                          absl::StrJoin(params, ", "), ")");
+    update = absl::StrCat("UPDATE ", name, " SET ", absl::StrJoin(assignments, ", "),
+                          " WHERE id = ?1");
+    by_id = absl::StrCat(select, " WHERE id = ?1");
+    remove = absl::StrCat("DELETE FROM ", name, " WHERE id = ?1");
+  }
+
+  std::string name;
+  std::string column_list;
+  std::string select;
+  std::string insert;
+  std::string update;
+  std::string by_id;
+  std::string remove;
+};
+
+void BindText(SQLite::Statement& s, int index, absl::string_view text) {
+  s.bind(index, std::string(text));
+}
+
+// An empty id (or token, or content address) is NULL in the column.
+void BindOptional(SQLite::Statement& s, int index, absl::string_view text) {
+  if (text.empty()) {
+    s.bind(index);
+  } else {
+    BindText(s, index, text);
+  }
+}
+
+// NULL reads as "" (the proto's "none").
+std::string ReadText(SQLite::Statement& s, int index) {
+  SQLite::Column column = s.getColumn(index);
+  const char* text = column.getText("");
+  return std::string(text, static_cast<size_t>(column.getBytes()));
+}
+
+int64_t ReadInt64(SQLite::Statement& s, int index) { return s.getColumn(index).getInt64(); }
+
+// The column order of each table, its Bind and its Read. Keep the three in step.
+template <typename T>
+struct Row;
+
+template <>
+struct Row<Tenant> {
+  static const TableSql& Sql() {
+    static const TableSql* sql = new TableSql("tenant", {"id", "name", "created_time"});
+    return *sql;
+  }
+  static void Bind(SQLite::Statement& s, const Tenant& t) {
+    BindText(s, 1, t.id());
+    BindText(s, 2, t.name());
+    s.bind(3, static_cast<int64_t>(t.created_time()));
+  }
+  static Tenant Read(SQLite::Statement& s) {
+    Tenant t;
+    t.set_id(ReadText(s, 0));
+    t.set_name(ReadText(s, 1));
+    t.set_created_time(ReadInt64(s, 2));
+    return t;
+  }
+};
+
+template <>
+struct Row<DeviceProfile> {
+  static const TableSql& Sql() {
+    static const TableSql* sql =
+        new TableSql("device_profile", {"id", "tenant_id", "name", "description",
+                                        "created_time", "firmware_id", "software_id"});
+    return *sql;
+  }
+  static void Bind(SQLite::Statement& s, const DeviceProfile& p) {
+    BindText(s, 1, p.id());
+    BindOptional(s, 2, p.tenant_id());
+    BindText(s, 3, p.name());
+    BindText(s, 4, p.description());
+    s.bind(5, static_cast<int64_t>(p.created_time()));
+    BindOptional(s, 6, p.firmware_id());
+    BindOptional(s, 7, p.software_id());
+  }
+  static DeviceProfile Read(SQLite::Statement& s) {
+    DeviceProfile p;
+    p.set_id(ReadText(s, 0));
+    p.set_tenant_id(ReadText(s, 1));
+    p.set_name(ReadText(s, 2));
+    p.set_description(ReadText(s, 3));
+    p.set_created_time(ReadInt64(s, 4));
+    p.set_firmware_id(ReadText(s, 5));
+    p.set_software_id(ReadText(s, 6));
+    return p;
+  }
+};
+
+template <>
+struct Row<Device> {
+  static const TableSql& Sql() {
+    static const TableSql* sql = new TableSql(
+        "device", {"id", "tenant_id", "device_profile_id", "name", "type", "access_token",
+                   "created_time", "firmware_id", "software_id"});
+    return *sql;
+  }
+  static void Bind(SQLite::Statement& s, const Device& d) {
+    BindText(s, 1, d.id());
+    BindOptional(s, 2, d.tenant_id());
+    BindOptional(s, 3, d.device_profile_id());
+    BindText(s, 4, d.name());
+    BindText(s, 5, d.type());
+    BindOptional(s, 6, d.access_token());
+    s.bind(7, static_cast<int64_t>(d.created_time()));
+    BindOptional(s, 8, d.firmware_id());
+    BindOptional(s, 9, d.software_id());
+  }
+  static Device Read(SQLite::Statement& s) {
+    Device d;
+    d.set_id(ReadText(s, 0));
+    d.set_tenant_id(ReadText(s, 1));
+    d.set_device_profile_id(ReadText(s, 2));
+    d.set_name(ReadText(s, 3));
+    d.set_type(ReadText(s, 4));
+    d.set_access_token(ReadText(s, 5));
+    d.set_created_time(ReadInt64(s, 6));
+    d.set_firmware_id(ReadText(s, 7));
+    d.set_software_id(ReadText(s, 8));
+    return d;
+  }
+};
+
+template <>
+struct Row<OtaPackage> {
+  static const TableSql& Sql() {
+    static const TableSql* sql = new TableSql(
+        "ota_package",
+        {"id", "tenant_id", "device_profile_id", "type", "title", "version", "tag", "url",
+         "has_data", "file_name", "content_type", "checksum_algorithm", "checksum",
+         "data_size", "sha256", "additional_info_json", "created_time"});
+    return *sql;
+  }
+  static void Bind(SQLite::Statement& s, const OtaPackage& p) {
+    BindText(s, 1, p.id());
+    BindOptional(s, 2, p.tenant_id());
+    BindOptional(s, 3, p.device_profile_id());
+    s.bind(4, static_cast<int32_t>(p.type()));
+    BindText(s, 5, p.title());
+    BindText(s, 6, p.version());
+    BindText(s, 7, p.tag());
+    BindText(s, 8, p.url());
+    s.bind(9, static_cast<int32_t>(p.has_data() ? 1 : 0));
+    BindText(s, 10, p.file_name());
+    BindText(s, 11, p.content_type());
+    s.bind(12, static_cast<int32_t>(p.checksum_algorithm()));
+    BindText(s, 13, p.checksum());
+    s.bind(14, static_cast<int64_t>(p.data_size()));
+    BindOptional(s, 15, p.sha256());
+    BindText(s, 16, p.additional_info_json());
+    s.bind(17, static_cast<int64_t>(p.created_time()));
+  }
+  static OtaPackage Read(SQLite::Statement& s) {
+    OtaPackage p;
+    p.set_id(ReadText(s, 0));
+    p.set_tenant_id(ReadText(s, 1));
+    p.set_device_profile_id(ReadText(s, 2));
+    p.set_type(static_cast<OtaPackageType>(s.getColumn(3).getInt()));
+    p.set_title(ReadText(s, 4));
+    p.set_version(ReadText(s, 5));
+    p.set_tag(ReadText(s, 6));
+    p.set_url(ReadText(s, 7));
+    p.set_has_data(s.getColumn(8).getInt() != 0);
+    p.set_file_name(ReadText(s, 9));
+    p.set_content_type(ReadText(s, 10));
+    p.set_checksum_algorithm(
+        static_cast<::fwota::v1::ChecksumAlgorithm>(s.getColumn(11).getInt()));
+    p.set_checksum(ReadText(s, 12));
+    p.set_data_size(ReadInt64(s, 13));
+    p.set_sha256(ReadText(s, 14));
+    p.set_additional_info_json(ReadText(s, 15));
+    p.set_created_time(ReadInt64(s, 16));
+    return p;
+  }
+};
+
+template <>
+struct Row<AuditEvent> {
+  static const TableSql& Sql() {
+    static const TableSql* sql = new TableSql(
+        "audit_event",
+        {"id", "tenant_id", "entity_type", "entity_id", "entity_name", "user_name",
+         "action_type", "action_status", "action_data_json", "failure_details",
+         "created_time"});
+    return *sql;
+  }
+  static void Bind(SQLite::Statement& s, const AuditEvent& e) {
+    BindText(s, 1, e.id());
+    BindOptional(s, 2, e.tenant_id());
+    BindText(s, 3, e.entity_type());
+    BindText(s, 4, e.entity_id());
+    BindText(s, 5, e.entity_name());
+    BindText(s, 6, e.user_name());
+    s.bind(7, static_cast<int32_t>(e.action_type()));
+    s.bind(8, static_cast<int32_t>(e.action_status()));
+    BindText(s, 9, e.action_data_json());
+    BindText(s, 10, e.failure_details());
+    s.bind(11, static_cast<int64_t>(e.created_time()));
+  }
+  static AuditEvent Read(SQLite::Statement& s) {
+    AuditEvent e;
+    e.set_id(ReadText(s, 0));
+    e.set_tenant_id(ReadText(s, 1));
+    e.set_entity_type(ReadText(s, 2));
+    e.set_entity_id(ReadText(s, 3));
+    e.set_entity_name(ReadText(s, 4));
+    e.set_user_name(ReadText(s, 5));
+    e.set_action_type(static_cast<::fwota::v1::AuditActionType>(s.getColumn(6).getInt()));
+    e.set_action_status(
+        static_cast<::fwota::v1::AuditActionStatus>(s.getColumn(7).getInt()));
+    e.set_action_data_json(ReadText(s, 8));
+    e.set_failure_details(ReadText(s, 9));
+    e.set_created_time(ReadInt64(s, 10));
+    return e;
+  }
+};
+
+// A cached statement for one use: reset again when the use ends, so that no statement
+// keeps a read cursor open across COMMIT or ROLLBACK.
+class Query {
+ public:
+  Query(SqliteConnection& connection, const std::string& sql)
+      : statement_(connection.Prepare(sql)) {}
+  ~Query() { statement_.tryReset(); }
+  Query(const Query&) = delete;
+  Query& operator=(const Query&) = delete;
+
+  SQLite::Statement& operator*() { return statement_; }
+  SQLite::Statement* operator->() { return &statement_; }
+
+ private:
+  SQLite::Statement& statement_;
+};
+
+using Binder = absl::FunctionRef<void(SQLite::Statement&)>;
+
+// The ORDER BY of a package listing: the key, then the id, both in the query's
+// direction. Only whitelisted column names ever reach the SQL text.
+std::string PackageOrderBy(const PageQuery& query) {
+  const char* column = "created_time";
+  switch (query.sort_property) {
+    case PackageSortProperty::kTitle:
+      column = "title";
+      break;
+    case PackageSortProperty::kVersion:
+      column = "version";
+      break;
+    case PackageSortProperty::kType:
+      column = "type";
+      break;
+    case PackageSortProperty::kDataSize:
+      column = "data_size";
+      break;
+    case PackageSortProperty::kCreatedTime:
+      break;
+  }
+  const char* direction = query.ascending ? "ASC" : "DESC";
+  return absl::StrCat(" ORDER BY ", column, " ", direction, ", id ", direction);
+}
+
+// Case-insensitive substring, literal: instr() knows no wildcards, so "50%" finds only
+// "50%". lower() folds ASCII only, as the in-memory store does. ?2 is the search text.
+std::string TitleSearch(absl::string_view column) {
+  return absl::StrCat("(?2 = '' OR instr(lower(", column, "), lower(?2)) > 0)");
+}
+
+// ---------------------------------------------------------------------------------------
+// The transaction.
+
+// Not thread-safe; valid only inside RunInTransaction, whose lock it relies on.
+class SqliteTransaction final : public MetadataTransaction {
+ public:
+  explicit SqliteTransaction(SqliteConnection& connection) : connection_(connection) {}
+
+  // Tenants.
+  absl::Status InsertTenant(const Tenant& tenant) override {
+    FWOTA_RETURN_IF_ERROR(
+        metadata_internal::CheckIdPresent(metadata_internal::kTenant, tenant.id()));
+    return Write(metadata_internal::kTenant, Row<Tenant>::Sql().insert, tenant, {},
+                 [&](absl::string_view) { return metadata_internal::DuplicateTenantNameError(tenant); });
+  }
+
+  absl::StatusOr<Tenant> GetTenant(absl::string_view id) override {
+    return GetById<Tenant>(metadata_internal::kTenant, id);
+  }
+
+  absl::StatusOr<Tenant> FindTenantByName(absl::string_view name) override {
+    return QueryOne<Tenant>(
+        absl::StrCat(Row<Tenant>::Sql().select, " WHERE name = ?1"),
+        [&](SQLite::Statement& s) { BindText(s, 1, name); },
+        metadata_internal::NotFoundError(metadata_internal::kTenant,
+                                         absl::StrCat("name '", name, "'")));
+  }
+
+  absl::StatusOr<std::vector<Tenant>> ListTenants() override {
+    return QueryAll<Tenant>(absl::StrCat(Row<Tenant>::Sql().select, " ORDER BY name, id"),
+                            [](SQLite::Statement&) {});
+  }
+
+  // Device profiles.
+  absl::Status InsertProfile(const DeviceProfile& profile) override {
+    FWOTA_RETURN_IF_ERROR(
+        metadata_internal::CheckIdPresent(metadata_internal::kProfile, profile.id()));
+    return WriteProfile(Row<DeviceProfile>::Sql().insert, profile);
+  }
+
+  absl::Status UpdateProfile(const DeviceProfile& profile) override {
+    return WriteProfile(Row<DeviceProfile>::Sql().update, profile);
+  }
+
+  absl::StatusOr<DeviceProfile> GetProfile(absl::string_view id) override {
+    return GetById<DeviceProfile>(metadata_internal::kProfile, id);
+  }
+
+  absl::StatusOr<DeviceProfile> FindProfileByName(absl::string_view tenant_id,
+                                                  absl::string_view name) override {
+    return QueryOne<DeviceProfile>(
+        absl::StrCat(Row<DeviceProfile>::Sql().select, " WHERE tenant_id = ?1 AND name = ?2"),
+        [&](SQLite::Statement& s) {
+          BindText(s, 1, tenant_id);
+          BindText(s, 2, name);
+        },
+        metadata_internal::NotFoundError(
+            metadata_internal::kProfile,
+            absl::StrCat("name '", name, "' in tenant '", tenant_id, "'")));
+  }
+
+  absl::StatusOr<std::vector<DeviceProfile>> ListProfiles(
+      absl::string_view tenant_id) override {
+    return QueryAll<DeviceProfile>(
+        absl::StrCat(Row<DeviceProfile>::Sql().select,
+                     " WHERE tenant_id = ?1 ORDER BY name, id"),
+        [&](SQLite::Statement& s) { BindText(s, 1, tenant_id); });
+  }
+
+  absl::Status DeleteProfile(absl::string_view id) override {
+    return Delete(metadata_internal::kProfile, Row<DeviceProfile>::Sql().remove, id,
+                  [&]() -> absl::Status {
+                    FWOTA_ASSIGN_OR_RETURN(int64_t devices, CountDevicesInProfile(id));
+                    FWOTA_ASSIGN_OR_RETURN(int64_t packages, CountPackagesInProfile(id));
+                    return metadata_internal::ProfileStillReferencedError(id, devices,
+                                                                         packages);
+                  });
+  }
+
+  // Devices.
+  absl::Status InsertDevice(const Device& device) override {
+    FWOTA_RETURN_IF_ERROR(
+        metadata_internal::CheckIdPresent(metadata_internal::kDevice, device.id()));
+    return WriteDevice(Row<Device>::Sql().insert, device);
+  }
+
+  absl::Status UpdateDevice(const Device& device) override {
+    return WriteDevice(Row<Device>::Sql().update, device);
+  }
+
+  absl::StatusOr<Device> GetDevice(absl::string_view id) override {
+    return GetById<Device>(metadata_internal::kDevice, id);
+  }
+
+  absl::StatusOr<Device> FindDeviceByName(absl::string_view tenant_id,
+                                          absl::string_view name) override {
+    return QueryOne<Device>(
+        absl::StrCat(Row<Device>::Sql().select, " WHERE tenant_id = ?1 AND name = ?2"),
+        [&](SQLite::Statement& s) {
+          BindText(s, 1, tenant_id);
+          BindText(s, 2, name);
+        },
+        metadata_internal::NotFoundError(
+            metadata_internal::kDevice,
+            absl::StrCat("name '", name, "' in tenant '", tenant_id, "'")));
+  }
+
+  absl::StatusOr<Device> FindDeviceByAccessToken(absl::string_view token) override {
+    return QueryOne<Device>(absl::StrCat(Row<Device>::Sql().select, " WHERE access_token = ?1"),
+                            [&](SQLite::Statement& s) { BindText(s, 1, token); },
+                            metadata_internal::NotFoundError(metadata_internal::kDevice,
+                                                             "the given access token"));
+  }
+
+  absl::StatusOr<std::vector<Device>> ListDevices(absl::string_view tenant_id,
+                                                  absl::string_view profile_id) override {
+    return QueryAll<Device>(
+        absl::StrCat(Row<Device>::Sql().select,
+                     " WHERE tenant_id = ?1 AND (?2 = '' OR device_profile_id = ?2)"
+                     " ORDER BY name, id"),
+        [&](SQLite::Statement& s) {
+          BindText(s, 1, tenant_id);
+          BindText(s, 2, profile_id);
+        });
+  }
+
+  absl::StatusOr<int64_t> CountDevicesInProfile(absl::string_view profile_id) override {
+    return Count("SELECT COUNT(*) FROM device WHERE device_profile_id = ?1",
+                 [&](SQLite::Statement& s) { BindText(s, 1, profile_id); });
+  }
+
+  absl::Status DeleteDevice(absl::string_view id) override {
+    return Delete(metadata_internal::kDevice, Row<Device>::Sql().remove, id, [] {
+      return absl::InternalError("nothing refers to devices, yet a constraint failed");
+    });
+  }
+
+  // OTA packages.
+  absl::Status InsertPackage(const OtaPackage& package) override {
+    FWOTA_RETURN_IF_ERROR(
+        metadata_internal::CheckIdPresent(metadata_internal::kPackage, package.id()));
+    return WritePackage(Row<OtaPackage>::Sql().insert, package);
+  }
+
+  absl::Status UpdatePackage(const OtaPackage& package) override {
+    return WritePackage(Row<OtaPackage>::Sql().update, package);
+  }
+
+  absl::StatusOr<OtaPackage> GetPackage(absl::string_view id) override {
+    return GetById<OtaPackage>(metadata_internal::kPackage, id);
+  }
+
+  absl::StatusOr<OtaPackage> FindPackageByTitleVersion(absl::string_view tenant_id,
+                                                       absl::string_view title,
+                                                       absl::string_view version) override {
+    return QueryOne<OtaPackage>(
+        absl::StrCat(Row<OtaPackage>::Sql().select,
+                     " WHERE tenant_id = ?1 AND title = ?2 AND version = ?3"),
+        [&](SQLite::Statement& s) {
+          BindText(s, 1, tenant_id);
+          BindText(s, 2, title);
+          BindText(s, 3, version);
+        },
+        metadata_internal::NotFoundError(
+            metadata_internal::kPackage, absl::StrCat("title '", title, "' and version '",
+                                                      version, "' in tenant '", tenant_id, "'")));
+  }
+
+  absl::StatusOr<Page<OtaPackage>> ListPackages(absl::string_view tenant_id,
+                                                const PageQuery& query) override {
+    FWOTA_RETURN_IF_ERROR(metadata_internal::CheckPageQuery(query));
+    const std::string where = absl::StrCat(" WHERE tenant_id = ?1 AND ", TitleSearch("title"));
+    return ListPage<OtaPackage>(
+        absl::StrCat("SELECT COUNT(*) FROM ota_package", where),
+        absl::StrCat(Row<OtaPackage>::Sql().select, where, PackageOrderBy(query),
+                     " LIMIT ?3 OFFSET ?4"),
+        query, [&](SQLite::Statement& s) { BindText(s, 1, tenant_id); });
+  }
+
+  absl::StatusOr<std::vector<OtaPackage>> ListProfilePackages(absl::string_view tenant_id,
+                                                              absl::string_view profile_id,
+                                                              OtaPackageType type) override {
+    return QueryAll<OtaPackage>(
+        absl::StrCat(Row<OtaPackage>::Sql().select,
+                     " WHERE tenant_id = ?1 AND device_profile_id = ?2 AND type = ?3"
+                     " AND (has_data <> 0 OR url <> '') ORDER BY title, version, id"),
+        [&](SQLite::Statement& s) {
+          BindText(s, 1, tenant_id);
+          BindText(s, 2, profile_id);
+          s.bind(3, static_cast<int32_t>(type));
+        });
+  }
+
+  absl::StatusOr<int64_t> CountPackagesInProfile(absl::string_view profile_id) override {
+    return Count("SELECT COUNT(*) FROM ota_package WHERE device_profile_id = ?1",
+                 [&](SQLite::Statement& s) { BindText(s, 1, profile_id); });
+  }
+
+  absl::StatusOr<PackageReferences> CountPackageReferences(
+      absl::string_view package_id) override {
+    PackageReferences refs;
+    FWOTA_ASSIGN_OR_RETURN(
+        refs.devices,
+        Count("SELECT COUNT(*) FROM device WHERE firmware_id = ?1 OR software_id = ?1",
+              [&](SQLite::Statement& s) { BindText(s, 1, package_id); }));
+    FWOTA_ASSIGN_OR_RETURN(
+        refs.profiles,
+        Count("SELECT COUNT(*) FROM device_profile WHERE firmware_id = ?1 OR software_id = ?1",
+              [&](SQLite::Statement& s) { BindText(s, 1, package_id); }));
+    return refs;
+  }
+
+  absl::StatusOr<int64_t> CountPackagesWithBlob(absl::string_view sha256) override {
+    return Count("SELECT COUNT(*) FROM ota_package WHERE sha256 = ?1",
+                 [&](SQLite::Statement& s) { BindText(s, 1, sha256); });
+  }
+
+  absl::StatusOr<std::vector<std::string>> ListBlobKeys() override {
+    return Run([&]() -> absl::StatusOr<std::vector<std::string>> {
+      Query q(connection_,
+              "SELECT DISTINCT sha256 FROM ota_package WHERE sha256 IS NOT NULL ORDER BY sha256");
+      std::vector<std::string> keys;
+      while (q->executeStep()) keys.push_back(ReadText(*q, 0));
+      return keys;
+    });
+  }
+
+  absl::Status DeletePackage(absl::string_view id) override {
+    return Delete(metadata_internal::kPackage, Row<OtaPackage>::Sql().remove, id,
+                  [&]() -> absl::Status {
+                    FWOTA_ASSIGN_OR_RETURN(PackageReferences refs, CountPackageReferences(id));
+                    return metadata_internal::PackageStillReferencedError(id, refs);
+                  });
+  }
+
+  // Audit log.
+  absl::Status AppendAudit(const AuditEvent& event) override {
+    FWOTA_RETURN_IF_ERROR(
+        metadata_internal::CheckIdPresent(metadata_internal::kAudit, event.id()));
+    return Write(metadata_internal::kAudit, Row<AuditEvent>::Sql().insert, event,
+                 metadata_internal::ReferencesOf(event), [&](absl::string_view what) {
+                   return absl::AlreadyExistsError(
+                       absl::StrCat("audit event '", event.id(), "': ", what));
+                 });
+  }
+
+  absl::StatusOr<Page<AuditEvent>> ListAudit(absl::string_view tenant_id,
+                                             const PageQuery& query) override {
+    FWOTA_RETURN_IF_ERROR(metadata_internal::CheckPageQuery(query));
+    // IS: an empty tenant id lists the events of no tenant (NULL in the column).
+    const std::string where =
+        absl::StrCat(" WHERE tenant_id IS ?1 AND ", TitleSearch("entity_name"));
+    const char* direction = query.ascending ? "ASC" : "DESC";
+    return ListPage<AuditEvent>(
+        absl::StrCat("SELECT COUNT(*) FROM audit_event", where),
+        absl::StrCat(Row<AuditEvent>::Sql().select, where, " ORDER BY created_time ",
+                     direction, ", id ", direction, " LIMIT ?3 OFFSET ?4"),
+        query, [&](SQLite::Statement& s) { BindOptional(s, 1, tenant_id); });
+  }
+
+ private:
+  // Runs one call's work: refuses when SQLite already ended the transaction after an
+  // earlier error (the next statement would otherwise run in autocommit mode), and
+  // turns every exception into a status.
+  template <typename F>
+  auto Run(F&& f) -> decltype(f()) {
+    if (!connection_.InTransaction()) {
+      return absl::UnavailableError(
+          "sqlite metadata store: the transaction was rolled back after an earlier error");
+    }
+    return CatchAll(std::forward<F>(f));
+  }
+
+  template <typename T>
+  absl::StatusOr<T> QueryOne(const std::string& sql, Binder bind, absl::Status not_found) {
+    return Run([&]() -> absl::StatusOr<T> {
+      Query q(connection_, sql);
+      bind(*q);
+      if (!q->executeStep()) return not_found;
+      return Row<T>::Read(*q);
+    });
+  }
+
+  template <typename T>
+  absl::StatusOr<T> GetById(absl::string_view entity, absl::string_view id) {
+    return QueryOne<T>(
+        Row<T>::Sql().by_id, [&](SQLite::Statement& s) { BindText(s, 1, id); },
+        metadata_internal::NotFoundById(entity, id));
+  }
+
+  template <typename T>
+  absl::StatusOr<std::vector<T>> QueryAll(const std::string& sql, Binder bind) {
+    return Run([&]() -> absl::StatusOr<std::vector<T>> {
+      Query q(connection_, sql);
+      bind(*q);
+      std::vector<T> rows;
+      while (q->executeStep()) rows.push_back(Row<T>::Read(*q));
+      return rows;
+    });
+  }
+
+  absl::StatusOr<int64_t> Count(const std::string& sql, Binder bind) {
+    return Run([&]() -> absl::StatusOr<int64_t> {
+      Query q(connection_, sql);
+      bind(*q);
+      q->executeStep();  // COUNT(*) always answers one row
+      return ReadInt64(*q, 0);
+    });
+  }
+
+  // One page: `count_sql` and `page_sql` share ?1 (bound by `bind`) and ?2, the search
+  // text; `page_sql` also takes ?3 LIMIT and ?4 OFFSET.
+  template <typename T>
+  absl::StatusOr<Page<T>> ListPage(const std::string& count_sql, const std::string& page_sql,
+                                   const PageQuery& query, Binder bind) {
+    return Run([&]() -> absl::StatusOr<Page<T>> {
+      Page<T> page;
+      {
+        Query q(connection_, count_sql);
+        bind(*q);
+        BindText(*q, 2, query.text_search);
+        q->executeStep();
+        page.total_elements = ReadInt64(*q, 0);
+      }
+      Query q(connection_, page_sql);
+      bind(*q);
+      BindText(*q, 2, query.text_search);
+      q->bind(3, static_cast<int64_t>(query.page_size));
+      q->bind(4, static_cast<int64_t>(query.page) * query.page_size);
+      while (q->executeStep()) page.data.push_back(Row<T>::Read(*q));
+      FinishPage(query, page);
+      return page;
+    });
+  }
+
+  // Finds the first reference of `refs` that does not exist (the diagnosis of a failed
+  // foreign key, which SQLite reports without saying which one).
+  absl::Status MissingReference(absl::string_view entity, absl::string_view id,
+                                const std::vector<Reference>& refs) {
+    for (const Reference& ref : refs) {
+      const char* table = ref.entity == metadata_internal::kTenant    ? "tenant"
+                          : ref.entity == metadata_internal::kProfile ? "device_profile"
+                                                                      : "ota_package";
+      Query q(connection_, absl::StrCat("SELECT 1 FROM ", table, " WHERE id = ?1"));
+      BindText(*q, 1, ref.id);
+      if (!q->executeStep()) return metadata_internal::MissingReferenceError(entity, id, ref);
+    }
+    return absl::InternalError(absl::StrCat("sqlite metadata store: ", entity, " '", id,
+                                            "': a foreign key failed, yet every reference "
+                                            "exists"));
+  }
+
+  // Runs an INSERT or UPDATE (`sql`, bound by Row<T>::Bind) and maps its constraint
+  // violations: a duplicate id -> kAlreadyExists, another unique key -> `on_unique`
+  // (given SQLite's message, which names the columns), a missing reference ->
+  // kFailedPrecondition naming it. An UPDATE that matches no row -> kNotFound.
+  template <typename T>
+  absl::Status Write(absl::string_view entity, const std::string& sql, const T& row,
+                     const std::vector<Reference>& refs,
+                     absl::FunctionRef<absl::Status(absl::string_view)> on_unique) {
+    return Run([&]() -> absl::Status {
+      int extended_code = 0;
+      std::string what;
+      try {
+        Query q(connection_, sql);
+        Row<T>::Bind(*q, row);
+        if (q->exec() == 0) return metadata_internal::NotFoundById(entity, row.id());
+        return absl::OkStatus();
+      } catch (const SQLite::Exception& e) {
+        extended_code = e.getExtendedErrorCode();
+        what = e.what();
+        if ((extended_code & 0xff) != SQLITE_CONSTRAINT) throw;
+      }
+      switch (extended_code) {
+        case SQLITE_CONSTRAINT_PRIMARYKEY:
+          return metadata_internal::DuplicateIdError(entity, row.id());
+        case SQLITE_CONSTRAINT_UNIQUE:
+          return on_unique(what);
+        case SQLITE_CONSTRAINT_FOREIGNKEY:
+        case SQLITE_CONSTRAINT_NOTNULL:
+          return MissingReference(entity, row.id(), refs);
+        default:
+          return absl::InvalidArgumentError(
+              absl::StrCat(entity, " '", row.id(), "' violates a constraint: ", what));
+      }
+    });
+  }
+
+  absl::Status WriteProfile(const std::string& sql, const DeviceProfile& profile) {
+    FWOTA_RETURN_IF_ERROR(metadata_internal::CheckTenantPresent(
+        metadata_internal::kProfile, profile.id(), profile.tenant_id()));
+    return Write(metadata_internal::kProfile, sql, profile,
+                 metadata_internal::ReferencesOf(profile), [&](absl::string_view) {
+                   return metadata_internal::DuplicateProfileNameError(profile);
+                 });
+  }
+
+  absl::Status WriteDevice(const std::string& sql, const Device& device) {
+    FWOTA_RETURN_IF_ERROR(metadata_internal::CheckTenantPresent(
+        metadata_internal::kDevice, device.id(), device.tenant_id()));
+    return Write(metadata_internal::kDevice, sql, device,
+                 metadata_internal::ReferencesOf(device), [&](absl::string_view what) {
+                   return absl::StrContains(what, "device.access_token")
+                              ? metadata_internal::DuplicateAccessTokenError(device)
+                              : metadata_internal::DuplicateDeviceNameError(device);
+                 });
+  }
+
+  absl::Status WritePackage(const std::string& sql, const OtaPackage& package) {
+    FWOTA_RETURN_IF_ERROR(metadata_internal::CheckTenantPresent(
+        metadata_internal::kPackage, package.id(), package.tenant_id()));
+    return Write(metadata_internal::kPackage, sql, package,
+                 metadata_internal::ReferencesOf(package), [&](absl::string_view) {
+                   return metadata_internal::DuplicatePackageTitleVersionError(package);
+                 });
+  }
+
+  // Runs a DELETE by id: no such row -> kNotFound; refused by a RESTRICT reference ->
+  // `still_referenced()`, which says by whom.
+  absl::Status Delete(absl::string_view entity, const std::string& sql, absl::string_view id,
+                      absl::FunctionRef<absl::Status()> still_referenced) {
+    return Run([&]() -> absl::Status {
+      try {
+        Query q(connection_, sql);
+        BindText(*q, 1, id);
+        if (q->exec() == 0) return metadata_internal::NotFoundById(entity, id);
+        return absl::OkStatus();
+      } catch (const SQLite::Exception& e) {
+        if (e.getExtendedErrorCode() != SQLITE_CONSTRAINT_FOREIGNKEY) throw;
+      }
+      return still_referenced();
+    });
+  }
+
+  SqliteConnection& connection_;
+};
+
+// ---------------------------------------------------------------------------------------
+// The store.
+
+// Thread-safe: one connection, one transaction at a time under `mu_`. BEGIN IMMEDIATE
+// takes SQLite's write lock up front, so another process on the same file waits (up to
+// the busy timeout) at the start instead of failing halfway.
+class SqliteMetadataStore final : public MetadataStore {
+ public:
+  explicit SqliteMetadataStore(std::unique_ptr<SqliteConnection> connection)
+      : connection_(std::move(connection)) {}
+
+  absl::Status RunInTransaction(
+      absl::FunctionRef<absl::Status(MetadataTransaction&)> body) override {
+    absl::MutexLock lock(&mu_);
+    SqliteConnection& connection = *connection_;
+    FWOTA_RETURN_IF_ERROR(CatchAll([&] {
+      connection.Begin();
+      return absl::OkStatus();
+    }));
+    absl::Status status;
+    {
+      SqliteTransaction transaction(connection);
+      try {
+        status = body(transaction);
+      } catch (...) {
+        // Not ours to swallow: the caller's exception goes on, its work is undone.
+        connection.RollbackQuietly();
+        throw;
+      }
+    }
+    if (!status.ok()) {
+      connection.RollbackQuietly();
+      return status;
+    }
+    if (!connection.InTransaction()) {
+      return absl::UnavailableError(
+          "sqlite metadata store: the transaction was rolled back after an error");
+    }
+    absl::Status commit = CatchAll([&] {
+      connection.Commit();
+      return absl::OkStatus();
+    });
+    if (!commit.ok()) connection.RollbackQuietly();
+    return commit;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::unique_ptr<SqliteConnection> connection_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<MetadataStore>> OpenSqliteMetadataStore(
+    const std::string& path) {
+  FWOTA_ASSIGN_OR_RETURN(std::unique_ptr<SqliteConnection> connection,
+                         SqliteConnection::Open(path));
+  return std::unique_ptr<MetadataStore>(new SqliteMetadataStore(std::move(connection)));
+}
+
+}  // namespace fwota

@@ -1,0 +1,107 @@
+#include "lib/store/metadata/sqlite_schema.h"
+
+#include "fwota/metadata_stores.h"
+
+namespace fwota {
+namespace metadata_internal {
+namespace {
+
+// Version 1: the initial schema. One real column per proto field, in the proto's order,
+// so that another SQL back end can share the layout. Conventions:
+// - ids are TEXT (UUIDs); a reference id that is empty in the proto is NULL here, and
+//   so are an empty access token (a device without one) and an empty sha256 (a package
+//   without data): NULL never collides in a UNIQUE key and never matches a lookup.
+// - enums are INTEGER, the proto enum numbers (stable by protobuf's own rules).
+// - times are milliseconds since the Unix epoch; booleans are 0 / 1.
+// - every reference is RESTRICT: the store refuses to delete what others still use.
+constexpr absl::string_view kSchemaV1 = R"sql(
+CREATE TABLE tenant (
+  id TEXT NOT NULL PRIMARY KEY,
+  name TEXT NOT NULL,
+  created_time BIGINT NOT NULL,
+  CONSTRAINT tenant_name_unique UNIQUE (name)
+);
+
+CREATE TABLE device_profile (
+  id TEXT NOT NULL PRIMARY KEY,
+  tenant_id TEXT NOT NULL REFERENCES tenant (id) ON DELETE RESTRICT,
+  name TEXT NOT NULL,
+  description TEXT NOT NULL,
+  created_time BIGINT NOT NULL,
+  firmware_id TEXT REFERENCES ota_package (id) ON DELETE RESTRICT,
+  software_id TEXT REFERENCES ota_package (id) ON DELETE RESTRICT,
+  CONSTRAINT device_profile_name_unique UNIQUE (tenant_id, name)
+);
+CREATE INDEX device_profile_firmware ON device_profile (firmware_id);
+CREATE INDEX device_profile_software ON device_profile (software_id);
+
+CREATE TABLE device (
+  id TEXT NOT NULL PRIMARY KEY,
+  tenant_id TEXT NOT NULL REFERENCES tenant (id) ON DELETE RESTRICT,
+  device_profile_id TEXT REFERENCES device_profile (id) ON DELETE RESTRICT,
+  name TEXT NOT NULL,
+  type TEXT NOT NULL,
+  access_token TEXT,
+  created_time BIGINT NOT NULL,
+  firmware_id TEXT REFERENCES ota_package (id) ON DELETE RESTRICT,
+  software_id TEXT REFERENCES ota_package (id) ON DELETE RESTRICT,
+  CONSTRAINT device_name_unique UNIQUE (tenant_id, name),
+  CONSTRAINT device_access_token_unique UNIQUE (access_token)
+);
+CREATE INDEX device_profile_devices ON device (device_profile_id);
+CREATE INDEX device_firmware ON device (firmware_id);
+CREATE INDEX device_software ON device (software_id);
+
+CREATE TABLE ota_package (
+  id TEXT NOT NULL PRIMARY KEY,
+  tenant_id TEXT NOT NULL REFERENCES tenant (id) ON DELETE RESTRICT,
+  device_profile_id TEXT REFERENCES device_profile (id) ON DELETE RESTRICT,
+  type INTEGER NOT NULL,
+  title TEXT NOT NULL,
+  version TEXT NOT NULL,
+  tag TEXT NOT NULL,
+  url TEXT NOT NULL,
+  has_data BOOLEAN NOT NULL CHECK (has_data IN (0, 1)),
+  file_name TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  checksum_algorithm INTEGER NOT NULL,
+  checksum TEXT NOT NULL,
+  data_size BIGINT NOT NULL,
+  sha256 TEXT,
+  additional_info_json TEXT NOT NULL,
+  created_time BIGINT NOT NULL,
+  CONSTRAINT ota_package_title_version_unique UNIQUE (tenant_id, title, version)
+);
+CREATE INDEX ota_package_tenant_created ON ota_package (tenant_id, created_time);
+CREATE INDEX ota_package_profile_type ON ota_package (device_profile_id, type);
+CREATE INDEX ota_package_sha256 ON ota_package (sha256);
+
+CREATE TABLE audit_event (
+  id TEXT NOT NULL PRIMARY KEY,
+  tenant_id TEXT REFERENCES tenant (id) ON DELETE RESTRICT,
+  entity_type TEXT NOT NULL,
+  entity_id TEXT NOT NULL,
+  entity_name TEXT NOT NULL,
+  user_name TEXT NOT NULL,
+  action_type INTEGER NOT NULL,
+  action_status INTEGER NOT NULL,
+  action_data_json TEXT NOT NULL,
+  failure_details TEXT NOT NULL,
+  created_time BIGINT NOT NULL
+);
+CREATE INDEX audit_event_tenant_created ON audit_event (tenant_id, created_time);
+)sql";
+
+constexpr SqliteMigration kMigrations[] = {
+    {1, "initial schema", kSchemaV1},
+};
+
+}  // namespace
+
+absl::Span<const SqliteMigration> SqliteMigrations() { return kMigrations; }
+
+}  // namespace metadata_internal
+
+int SqliteSchemaVersion() { return metadata_internal::SqliteMigrations().back().version; }
+
+}  // namespace fwota

@@ -1,0 +1,72 @@
+#include "lib/util/random.h"
+
+#include <openssl/rand.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <vector>
+
+#include "absl/base/internal/raw_logging.h"
+
+namespace fwota::internal {
+namespace {
+
+void Fill(uint8_t* out, size_t n) {
+  // RAND_bytes only fails when the OS entropy source is broken; carrying on would hand
+  // out predictable tokens, so stop instead.
+  if (RAND_bytes(out, static_cast<int>(n)) != 1) {
+    ABSL_RAW_LOG(FATAL, "RAND_bytes failed: no entropy source");
+  }
+}
+
+constexpr char kHex[] = "0123456789abcdef";
+
+}  // namespace
+
+std::string NewUuid() {
+  uint8_t b[16];
+  Fill(b, sizeof(b));
+  b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40);  // version 4
+  b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
+  std::string out;
+  out.reserve(36);
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+    out.push_back(kHex[b[i] >> 4]);
+    out.push_back(kHex[b[i] & 0xf]);
+  }
+  return out;
+}
+
+std::string RandomAlphanumeric(int length) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  constexpr int kSize = sizeof(kAlphabet) - 1;  // 62
+  constexpr int kLimit = 256 - 256 % kSize;     // 248: rejects the biased tail
+  std::string out;
+  out.reserve(length);
+  uint8_t buf[64];
+  while (static_cast<int>(out.size()) < length) {
+    Fill(buf, sizeof(buf));
+    for (uint8_t v : buf) {
+      if (v >= kLimit) continue;
+      out.push_back(kAlphabet[v % kSize]);
+      if (static_cast<int>(out.size()) == length) break;
+    }
+  }
+  return out;
+}
+
+std::string RandomHex(int bytes) {
+  std::vector<uint8_t> b(bytes);
+  Fill(b.data(), b.size());
+  std::string out;
+  out.reserve(2 * bytes);
+  for (uint8_t v : b) {
+    out.push_back(kHex[v >> 4]);
+    out.push_back(kHex[v & 0xf]);
+  }
+  return out;
+}
+
+}  // namespace fwota::internal
