@@ -90,7 +90,9 @@ constexpr uint64_t FoldLow(uint32_t distance_bits) { return FoldConstant(distanc
 constexpr uint64_t FoldHigh(uint32_t distance_bits) { return FoldConstant(distance_bits); }
 
 uint32_t ZlibCrc32(uint32_t crc, const uint8_t* data, size_t size) {
-  // zlib takes uInt lengths; crc32_z takes z_size_t.
+  // zlib answers 0 for a null buffer (its "initial value" idiom), which would reset a
+  // running CRC on an empty span.
+  if (size == 0) return crc;
   return static_cast<uint32_t>(crc32_z(crc, data, size));
 }
 
