@@ -694,6 +694,7 @@ class SqliteTransaction final : public MetadataTransaction {
         case SQLITE_CONSTRAINT_UNIQUE:
           return on_unique(what);
         case SQLITE_CONSTRAINT_FOREIGNKEY:
+        case SQLITE_CONSTRAINT_TRIGGER:  // a foreign-key action
         case SQLITE_CONSTRAINT_NOTNULL:
           return MissingReference(entity, row.id(), refs);
         default:
@@ -743,7 +744,9 @@ class SqliteTransaction final : public MetadataTransaction {
         if (q->exec() == 0) return metadata_internal::NotFoundById(entity, id);
         return absl::OkStatus();
       } catch (const SQLite::Exception& e) {
-        if (e.getExtendedErrorCode() != SQLITE_CONSTRAINT_FOREIGNKEY) throw;
+        // A DELETE can only break a reference. SQLite runs ON DELETE RESTRICT as a
+        // trigger, so the extended code is SQLITE_CONSTRAINT_TRIGGER, not _FOREIGNKEY.
+        if ((e.getExtendedErrorCode() & 0xff) != SQLITE_CONSTRAINT) throw;
       }
       return still_referenced();
     });

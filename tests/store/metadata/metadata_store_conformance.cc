@@ -1,0 +1,1081 @@
+#include "tests/store/metadata/metadata_store_conformance.h"
+
+#include <algorithm>
+#include <atomic>
+#include <set>
+#include <stdexcept>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "fwota/status_macros.h"
+
+namespace fwota {
+namespace metadata_test {
+
+using ::fwota::v1::ADDED;
+using ::fwota::v1::FIRMWARE;
+using ::fwota::v1::SHA256;
+using ::fwota::v1::SOFTWARE;
+using ::fwota::v1::SUCCESS;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+Tenant MakeTenant(const std::string& id, const std::string& name, int64_t created_time) {
+  Tenant t;
+  t.set_id(id);
+  t.set_name(name);
+  t.set_created_time(created_time);
+  return t;
+}
+
+DeviceProfile MakeProfile(const std::string& id, const std::string& tenant_id,
+                          const std::string& name, int64_t created_time) {
+  DeviceProfile p;
+  p.set_id(id);
+  p.set_tenant_id(tenant_id);
+  p.set_name(name);
+  p.set_description("profile " + name);
+  p.set_created_time(created_time);
+  return p;
+}
+
+Device MakeDevice(const std::string& id, const std::string& tenant_id,
+                  const std::string& profile_id, const std::string& name,
+                  const std::string& access_token, int64_t created_time) {
+  Device d;
+  d.set_id(id);
+  d.set_tenant_id(tenant_id);
+  d.set_device_profile_id(profile_id);
+  d.set_name(name);
+  d.set_type("default");
+  d.set_access_token(access_token);
+  d.set_created_time(created_time);
+  return d;
+}
+
+OtaPackage MakePackage(const std::string& id, const std::string& tenant_id,
+                       const std::string& profile_id, OtaPackageType type,
+                       const std::string& title, const std::string& version,
+                       int64_t created_time) {
+  OtaPackage p;
+  p.set_id(id);
+  p.set_tenant_id(tenant_id);
+  p.set_device_profile_id(profile_id);
+  p.set_type(type);
+  p.set_title(title);
+  p.set_version(version);
+  p.set_tag(title + " " + version);
+  p.set_has_data(true);
+  p.set_file_name(title + ".bin");
+  p.set_content_type("application/octet-stream");
+  p.set_checksum_algorithm(SHA256);
+  p.set_checksum("abcdef");
+  p.set_data_size(100);
+  p.set_sha256("blob-" + id);
+  p.set_additional_info_json(R"({"description":"test"})");
+  p.set_created_time(created_time);
+  return p;
+}
+
+AuditEvent MakeAudit(const std::string& id, const std::string& tenant_id,
+                     const std::string& entity_name, int64_t created_time) {
+  AuditEvent e;
+  e.set_id(id);
+  e.set_tenant_id(tenant_id);
+  e.set_entity_type("OTA_PACKAGE");
+  e.set_entity_id("entity-" + id);
+  e.set_entity_name(entity_name);
+  e.set_user_name("admin");
+  e.set_action_type(ADDED);
+  e.set_action_status(SUCCESS);
+  e.set_action_data_json("{}");
+  e.set_created_time(created_time);
+  return e;
+}
+
+void MetadataStoreConformanceTest::SetUp() {
+  store_ = GetParam().make();
+  ASSERT_NE(store_, nullptr) << "the factory could not make a store";
+}
+
+void MetadataStoreConformanceTest::InTransaction(
+    const std::function<void(MetadataTransaction&)>& body) {
+  FWOTA_EXPECT_OK(store().RunInTransaction([&](MetadataTransaction& tx) {
+    body(tx);
+    return absl::OkStatus();
+  }));
+}
+
+void MetadataStoreConformanceTest::AddTenantsAndProfiles() {
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.InsertTenant(MakeTenant("t1", "Tenant One")));
+    FWOTA_EXPECT_OK(tx.InsertTenant(MakeTenant("t2", "Tenant Two")));
+    FWOTA_EXPECT_OK(tx.InsertProfile(MakeProfile("p1", "t1", "thermostat")));
+    FWOTA_EXPECT_OK(tx.InsertProfile(MakeProfile("p2", "t1", "gateway")));
+    FWOTA_EXPECT_OK(tx.InsertProfile(MakeProfile("p9", "t2", "thermostat")));
+  });
+}
+
+namespace {
+
+PageQuery Query(int page_size, int page = 0) {
+  PageQuery query;
+  query.page_size = page_size;
+  query.page = page;
+  return query;
+}
+
+// ----- Tenants --------------------------------------------------------------------------
+
+TEST_P(MetadataStoreConformanceTest, TenantInsertGetFindList) {
+  const Tenant b = MakeTenant("id-b", "Beta", 20);
+  const Tenant a = MakeTenant("id-a", "Alpha", 10);
+  InTransaction([&](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.InsertTenant(b));
+    FWOTA_EXPECT_OK(tx.InsertTenant(a));
+  });
+  InTransaction([&](MetadataTransaction& tx) {
+    EXPECT_THAT(Must(tx.GetTenant("id-b")), EqualsProto(b));
+    EXPECT_THAT(Must(tx.FindTenantByName("Alpha")), EqualsProto(a));
+    EXPECT_THAT(Ids(Must(tx.ListTenants())), ElementsAre("id-a", "id-b"));  // by name
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, TenantDuplicates) {
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.InsertTenant(MakeTenant("t1", "One")));
+    FWOTA_EXPECT_CODE(tx.InsertTenant(MakeTenant("t1", "Other name")), kAlreadyExists);
+    FWOTA_EXPECT_CODE(tx.InsertTenant(MakeTenant("t9", "One")), kAlreadyExists);
+    EXPECT_THAT(Ids(Must(tx.ListTenants())), ElementsAre("t1"));
+    EXPECT_EQ(Must(tx.GetTenant("t1")).name(), "One");
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, DuplicateMessagesNameTheKey) {
+  AddTenantsAndProfiles();
+  InTransaction([](MetadataTransaction& tx) {
+    absl::Status s = tx.InsertTenant(MakeTenant("t3", "Tenant One"));
+    EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("Tenant One"));
+    s = tx.InsertProfile(MakeProfile("p1", "t1", "new"));
+    EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("id 'p1'"));
+    FWOTA_EXPECT_OK(tx.InsertDevice(MakeDevice("d1", "t1", "p1", "dev", "secret-token")));
+    s = tx.InsertDevice(MakeDevice("d2", "t1", "p1", "dev2", "secret-token"));
+    EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("access token"));
+    // The token is a credential: it never appears in a message.
+    EXPECT_THAT(std::string(s.message()), ::testing::Not(::testing::HasSubstr("secret-token")));
+    FWOTA_EXPECT_OK(tx.InsertPackage(MakePackage("k1", "t1", "p1", FIRMWARE, "fw", "1.0")));
+    s = tx.InsertPackage(MakePackage("k2", "t1", "p1", FIRMWARE, "fw", "1.0"));
+    EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("title 'fw' and version '1.0'"));
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, TenantLookupsThatMiss) {
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_CODE(tx.GetTenant("nope"), kNotFound);
+    FWOTA_EXPECT_CODE(tx.FindTenantByName("nope"), kNotFound);
+    EXPECT_THAT(Must(tx.ListTenants()), IsEmpty());
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, EmptyIdsAreInvalid) {
+  AddTenantsAndProfiles();
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_CODE(tx.InsertTenant(MakeTenant("", "x")), kInvalidArgument);
+    FWOTA_EXPECT_CODE(tx.InsertProfile(MakeProfile("", "t1", "x")), kInvalidArgument);
+    FWOTA_EXPECT_CODE(tx.InsertDevice(MakeDevice("", "t1", "p1", "x", "tok")),
+                      kInvalidArgument);
+    FWOTA_EXPECT_CODE(tx.InsertPackage(MakePackage("", "t1", "p1", FIRMWARE, "x", "1")),
+                      kInvalidArgument);
+    FWOTA_EXPECT_CODE(tx.AppendAudit(MakeAudit("", "t1", "x", 1)), kInvalidArgument);
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, RoundTripKeepsEveryField) {
+  AddTenantsAndProfiles();
+  OtaPackage package = MakePackage("k1", "t1", "p1", SOFTWARE, "Ünïcödé ✓", "v'1\"; --");
+  package.set_url("");
+  package.set_data_size(int64_t{5} << 40);  // beyond 32 bits
+  package.set_created_time(-1);             // before the epoch: still just a number
+  package.set_checksum_algorithm(::fwota::v1::MURMUR3_128);
+  package.set_tag(std::string("nul\0inside", 10));
+  Device device = MakeDevice("d1", "t1", "p1", "name with spaces", "tok");
+  device.set_firmware_id("k1");
+  device.set_software_id("k1");
+  device.set_type("sensor");
+  AuditEvent event = MakeAudit("a1", "t1", "k1", 99);
+  event.set_action_type(::fwota::v1::UNASSIGNED);
+  event.set_action_status(::fwota::v1::FAILURE);
+  event.set_failure_details("it broke");
+  InTransaction([&](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.InsertPackage(package));
+    FWOTA_EXPECT_OK(tx.InsertDevice(device));
+    FWOTA_EXPECT_OK(tx.AppendAudit(event));
+  });
+  InTransaction([&](MetadataTransaction& tx) {
+    EXPECT_THAT(Must(tx.GetPackage("k1")), EqualsProto(package));
+    EXPECT_THAT(Must(tx.GetDevice("d1")), EqualsProto(device));
+    EXPECT_THAT(Must(tx.GetProfile("p1")), EqualsProto(MakeProfile("p1", "t1", "thermostat")));
+    Page<AuditEvent> audit = Must(tx.ListAudit("t1", Query(10)));
+    ASSERT_EQ(audit.data.size(), 1u);
+    EXPECT_THAT(audit.data[0], EqualsProto(event));
+  });
+}
+
+// ----- Device profiles ------------------------------------------------------------------
+
+TEST_P(MetadataStoreConformanceTest, ProfileInsertGetFindList) {
+  AddTenantsAndProfiles();
+  InTransaction([](MetadataTransaction& tx) {
+    EXPECT_THAT(Must(tx.GetProfile("p2")), EqualsProto(MakeProfile("p2", "t1", "gateway")));
+    EXPECT_EQ(Must(tx.FindProfileByName("t1", "thermostat")).id(), "p1");
+    EXPECT_EQ(Must(tx.FindProfileByName("t2", "thermostat")).id(), "p9");
+    EXPECT_THAT(Ids(Must(tx.ListProfiles("t1"))), ElementsAre("p2", "p1"));  // by name
+    EXPECT_THAT(Ids(Must(tx.ListProfiles("t2"))), ElementsAre("p9"));
+    EXPECT_THAT(Must(tx.ListProfiles("unknown")), IsEmpty());
+    FWOTA_EXPECT_CODE(tx.GetProfile("nope"), kNotFound);
+    FWOTA_EXPECT_CODE(tx.FindProfileByName("t1", "nope"), kNotFound);
+    FWOTA_EXPECT_CODE(tx.FindProfileByName("t2", "gateway"), kNotFound);
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, ProfileDuplicates) {
+  AddTenantsAndProfiles();
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_CODE(tx.InsertProfile(MakeProfile("p1", "t2", "other")), kAlreadyExists);
+    FWOTA_EXPECT_CODE(tx.InsertProfile(MakeProfile("p5", "t1", "gateway")), kAlreadyExists);
+    // The same name in another tenant is fine.
+    FWOTA_EXPECT_OK(tx.InsertProfile(MakeProfile("p5", "t2", "gateway")));
+    EXPECT_THAT(Ids(Must(tx.ListProfiles("t1"))), ElementsAre("p2", "p1"));
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, ProfileReferencesMustExist) {
+  AddTenantsAndProfiles();
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_CODE(tx.InsertProfile(MakeProfile("p5", "t404", "x")), kFailedPrecondition);
+    FWOTA_EXPECT_CODE(tx.InsertProfile(MakeProfile("p5", "", "x")), kFailedPrecondition);
+    DeviceProfile with_fw = MakeProfile("p5", "t1", "x");
+    with_fw.set_firmware_id("k404");
+    FWOTA_EXPECT_CODE(tx.InsertProfile(with_fw), kFailedPrecondition);
+    DeviceProfile with_sw = MakeProfile("p5", "t1", "x");
+    with_sw.set_software_id("k404");
+    FWOTA_EXPECT_CODE(tx.InsertProfile(with_sw), kFailedPrecondition);
+    FWOTA_EXPECT_CODE(tx.GetProfile("p5"), kNotFound);
+    // With the package in place the same row goes in.
+    FWOTA_EXPECT_OK(tx.InsertPackage(MakePackage("k404", "t1", "p1", FIRMWARE, "fw", "1")));
+    FWOTA_EXPECT_OK(tx.InsertProfile(with_fw));
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, ProfileUpdate) {
+  AddTenantsAndProfiles();
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.InsertPackage(MakePackage("k1", "t1", "p1", FIRMWARE, "fw", "1")));
+    DeviceProfile p1 = MakeProfile("p1", "t1", "renamed", 77);
+    p1.set_description("new description");
+    p1.set_firmware_id("k1");
+    FWOTA_EXPECT_OK(tx.UpdateProfile(p1));
+    EXPECT_THAT(Must(tx.GetProfile("p1")), EqualsProto(p1));
+    EXPECT_EQ(Must(tx.FindProfileByName("t1", "renamed")).id(), "p1");
+    FWOTA_EXPECT_CODE(tx.FindProfileByName("t1", "thermostat"), kNotFound);
+    // Keeping its own name is no collision; taking another's is.
+    FWOTA_EXPECT_OK(tx.UpdateProfile(p1));
+    FWOTA_EXPECT_CODE(tx.UpdateProfile(MakeProfile("p1", "t1", "gateway")), kAlreadyExists);
+    DeviceProfile bad = p1;
+    bad.set_software_id("k404");
+    FWOTA_EXPECT_CODE(tx.UpdateProfile(bad), kFailedPrecondition);
+    FWOTA_EXPECT_CODE(tx.UpdateProfile(MakeProfile("p404", "t1", "x")), kNotFound);
+    EXPECT_THAT(Must(tx.GetProfile("p1")), EqualsProto(p1));
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, ProfileDeleteRestrictedByDevicesAndPackages) {
+  AddTenantsAndProfiles();
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.InsertDevice(MakeDevice("d1", "t1", "p1", "dev", "tok")));
+    FWOTA_EXPECT_OK(tx.InsertPackage(MakePackage("k1", "t1", "p2", FIRMWARE, "fw", "1")));
+  });
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_CODE(tx.DeleteProfile("p1"), kFailedPrecondition);  // a device's
+    FWOTA_EXPECT_CODE(tx.DeleteProfile("p2"), kFailedPrecondition);  // a package's
+    FWOTA_EXPECT_OK(tx.GetProfile("p1"));
+    FWOTA_EXPECT_OK(tx.GetProfile("p2"));
+    FWOTA_EXPECT_CODE(tx.DeleteProfile("p404"), kNotFound);
+  });
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.DeleteDevice("d1"));
+    FWOTA_EXPECT_OK(tx.DeletePackage("k1"));
+    FWOTA_EXPECT_OK(tx.DeleteProfile("p1"));
+    FWOTA_EXPECT_OK(tx.DeleteProfile("p2"));
+    FWOTA_EXPECT_CODE(tx.GetProfile("p1"), kNotFound);
+    FWOTA_EXPECT_CODE(tx.DeleteProfile("p1"), kNotFound);
+    EXPECT_THAT(Must(tx.ListProfiles("t1")), IsEmpty());
+  });
+}
+
+// ----- Devices --------------------------------------------------------------------------
+
+TEST_P(MetadataStoreConformanceTest, DeviceInsertGetFindList) {
+  AddTenantsAndProfiles();
+  const Device d1 = MakeDevice("d1", "t1", "p1", "zeta", "tok-1");
+  InTransaction([&](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.InsertDevice(d1));
+    FWOTA_EXPECT_OK(tx.InsertDevice(MakeDevice("d2", "t1", "p2", "alpha", "tok-2")));
+    FWOTA_EXPECT_OK(tx.InsertDevice(MakeDevice("d3", "t1", "p1", "mid", "tok-3")));
+    FWOTA_EXPECT_OK(tx.InsertDevice(MakeDevice("d4", "t2", "p9", "zeta", "tok-4")));
+  });
+  InTransaction([&](MetadataTransaction& tx) {
+    EXPECT_THAT(Must(tx.GetDevice("d1")), EqualsProto(d1));
+    EXPECT_EQ(Must(tx.FindDeviceByName("t1", "zeta")).id(), "d1");
+    EXPECT_EQ(Must(tx.FindDeviceByName("t2", "zeta")).id(), "d4");
+    EXPECT_EQ(Must(tx.FindDeviceByAccessToken("tok-3")).id(), "d3");
+    EXPECT_THAT(Ids(Must(tx.ListDevices("t1", ""))), ElementsAre("d2", "d3", "d1"));
+    EXPECT_THAT(Ids(Must(tx.ListDevices("t1", "p1"))), ElementsAre("d3", "d1"));
+    EXPECT_THAT(Ids(Must(tx.ListDevices("t2", ""))), ElementsAre("d4"));
+    EXPECT_THAT(Must(tx.ListDevices("t2", "p1")), IsEmpty());
+    EXPECT_EQ(Must(tx.CountDevicesInProfile("p1")), 2);
+    EXPECT_EQ(Must(tx.CountDevicesInProfile("p2")), 1);
+    EXPECT_EQ(Must(tx.CountDevicesInProfile("p404")), 0);
+    FWOTA_EXPECT_CODE(tx.GetDevice("nope"), kNotFound);
+    FWOTA_EXPECT_CODE(tx.FindDeviceByName("t2", "alpha"), kNotFound);
+    FWOTA_EXPECT_CODE(tx.FindDeviceByAccessToken("TOK-1"), kNotFound);  // case matters
+    FWOTA_EXPECT_CODE(tx.FindDeviceByAccessToken(""), kNotFound);
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, DeviceDuplicates) {
+  AddTenantsAndProfiles();
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.InsertDevice(MakeDevice("d1", "t1", "p1", "dev", "tok")));
+    FWOTA_EXPECT_CODE(tx.InsertDevice(MakeDevice("d1", "t1", "p1", "dev2", "tok2")),
+                      kAlreadyExists);
+    FWOTA_EXPECT_CODE(tx.InsertDevice(MakeDevice("d2", "t1", "p2", "dev", "tok2")),
+                      kAlreadyExists);
+    // Access tokens are unique across tenants.
+    FWOTA_EXPECT_CODE(tx.InsertDevice(MakeDevice("d2", "t2", "p9", "other", "tok")),
+                      kAlreadyExists);
+    FWOTA_EXPECT_OK(tx.InsertDevice(MakeDevice("d2", "t2", "p9", "dev", "tok2")));
+    EXPECT_THAT(Ids(Must(tx.ListDevices("t1", ""))), ElementsAre("d1"));
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, DevicesWithoutTokenDoNotCollide) {
+  AddTenantsAndProfiles();
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.InsertDevice(MakeDevice("d1", "t1", "p1", "a", "")));
+    FWOTA_EXPECT_OK(tx.InsertDevice(MakeDevice("d2", "t1", "p1", "b", "")));
+    FWOTA_EXPECT_CODE(tx.FindDeviceByAccessToken(""), kNotFound);
+    EXPECT_EQ(Must(tx.GetDevice("d2")).access_token(), "");
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, DeviceReferencesMustExist) {
+  AddTenantsAndProfiles();
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_CODE(tx.InsertDevice(MakeDevice("d1", "t404", "p1", "dev", "tok")),
+                      kFailedPrecondition);
+    FWOTA_EXPECT_CODE(tx.InsertDevice(MakeDevice("d1", "", "p1", "dev", "tok")),
+                      kFailedPrecondition);
+    FWOTA_EXPECT_CODE(tx.InsertDevice(MakeDevice("d1", "t1", "p404", "dev", "tok")),
+                      kFailedPrecondition);
+    Device with_fw = MakeDevice("d1", "t1", "p1", "dev", "tok");
+    with_fw.set_firmware_id("k404");
+    FWOTA_EXPECT_CODE(tx.InsertDevice(with_fw), kFailedPrecondition);
+    Device with_sw = MakeDevice("d1", "t1", "p1", "dev", "tok");
+    with_sw.set_software_id("k404");
+    FWOTA_EXPECT_CODE(tx.InsertDevice(with_sw), kFailedPrecondition);
+    absl::Status s = tx.InsertDevice(with_sw);
+    EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("k404"));
+    FWOTA_EXPECT_CODE(tx.GetDevice("d1"), kNotFound);
+    // No profile at all is allowed: the store keeps rows, the service decides.
+    FWOTA_EXPECT_OK(tx.InsertDevice(MakeDevice("d1", "t1", "", "dev", "tok")));
+    EXPECT_EQ(Must(tx.GetDevice("d1")).device_profile_id(), "");
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, DeviceUpdate) {
+  AddTenantsAndProfiles();
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.InsertPackage(MakePackage("k1", "t1", "p2", FIRMWARE, "fw", "1")));
+    FWOTA_EXPECT_OK(tx.InsertDevice(MakeDevice("d1", "t1", "p1", "dev", "tok")));
+    FWOTA_EXPECT_OK(tx.InsertDevice(MakeDevice("d2", "t1", "p1", "dev2", "tok2")));
+  });
+  InTransaction([](MetadataTransaction& tx) {
+    Device d1 = MakeDevice("d1", "t1", "p2", "renamed", "new-token", 50);
+    d1.set_firmware_id("k1");
+    FWOTA_EXPECT_OK(tx.UpdateDevice(d1));
+    EXPECT_THAT(Must(tx.GetDevice("d1")), EqualsProto(d1));
+    EXPECT_EQ(Must(tx.FindDeviceByAccessToken("new-token")).id(), "d1");
+    FWOTA_EXPECT_CODE(tx.FindDeviceByAccessToken("tok"), kNotFound);
+    EXPECT_EQ(Must(tx.CountDevicesInProfile("p2")), 1);
+
+    FWOTA_EXPECT_CODE(tx.UpdateDevice(MakeDevice("d1", "t1", "p2", "dev2", "new-token")),
+                      kAlreadyExists);
+    FWOTA_EXPECT_CODE(tx.UpdateDevice(MakeDevice("d1", "t1", "p2", "renamed", "tok2")),
+                      kAlreadyExists);
+    FWOTA_EXPECT_CODE(tx.UpdateDevice(MakeDevice("d1", "t1", "p404", "renamed", "x")),
+                      kFailedPrecondition);
+    FWOTA_EXPECT_CODE(tx.UpdateDevice(MakeDevice("d404", "t1", "p1", "x", "y")), kNotFound);
+    EXPECT_THAT(Must(tx.GetDevice("d1")), EqualsProto(d1));
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, DeviceDelete) {
+  AddTenantsAndProfiles();
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.InsertDevice(MakeDevice("d1", "t1", "p1", "dev", "tok")));
+  });
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.DeleteDevice("d1"));
+    FWOTA_EXPECT_CODE(tx.GetDevice("d1"), kNotFound);
+    FWOTA_EXPECT_CODE(tx.FindDeviceByAccessToken("tok"), kNotFound);
+    FWOTA_EXPECT_CODE(tx.DeleteDevice("d1"), kNotFound);
+    // Name and token are free again.
+    FWOTA_EXPECT_OK(tx.InsertDevice(MakeDevice("d2", "t1", "p1", "dev", "tok")));
+  });
+}
+
+// ----- OTA packages ---------------------------------------------------------------------
+
+TEST_P(MetadataStoreConformanceTest, PackageInsertGetFind) {
+  AddTenantsAndProfiles();
+  const OtaPackage k1 = MakePackage("k1", "t1", "p1", FIRMWARE, "fw", "1.0");
+  InTransaction([&](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.InsertPackage(k1));
+    FWOTA_EXPECT_OK(tx.InsertPackage(MakePackage("k2", "t1", "p1", FIRMWARE, "fw", "1.1")));
+  });
+  InTransaction([&](MetadataTransaction& tx) {
+    EXPECT_THAT(Must(tx.GetPackage("k1")), EqualsProto(k1));
+    EXPECT_EQ(Must(tx.FindPackageByTitleVersion("t1", "fw", "1.1")).id(), "k2");
+    FWOTA_EXPECT_CODE(tx.GetPackage("k404"), kNotFound);
+    FWOTA_EXPECT_CODE(tx.FindPackageByTitleVersion("t1", "fw", "2.0"), kNotFound);
+    FWOTA_EXPECT_CODE(tx.FindPackageByTitleVersion("t2", "fw", "1.0"), kNotFound);
+    FWOTA_EXPECT_CODE(tx.FindPackageByTitleVersion("t1", "FW", "1.0"), kNotFound);
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, PackageDuplicates) {
+  AddTenantsAndProfiles();
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.InsertPackage(MakePackage("k1", "t1", "p1", FIRMWARE, "fw", "1.0")));
+    FWOTA_EXPECT_CODE(tx.InsertPackage(MakePackage("k1", "t1", "p1", FIRMWARE, "x", "9")),
+                      kAlreadyExists);
+    // Title and version collide regardless of type or profile.
+    FWOTA_EXPECT_CODE(tx.InsertPackage(MakePackage("k2", "t1", "p2", SOFTWARE, "fw", "1.0")),
+                      kAlreadyExists);
+    FWOTA_EXPECT_OK(tx.InsertPackage(MakePackage("k2", "t2", "p9", FIRMWARE, "fw", "1.0")));
+    FWOTA_EXPECT_OK(tx.InsertPackage(MakePackage("k3", "t1", "p1", FIRMWARE, "fw", "1.0.1")));
+    EXPECT_EQ(Must(tx.ListPackages("t1", Query(10))).total_elements, 2);
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, PackageReferencesMustExist) {
+  AddTenantsAndProfiles();
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_CODE(tx.InsertPackage(MakePackage("k1", "t404", "p1", FIRMWARE, "fw", "1")),
+                      kFailedPrecondition);
+    FWOTA_EXPECT_CODE(tx.InsertPackage(MakePackage("k1", "", "p1", FIRMWARE, "fw", "1")),
+                      kFailedPrecondition);
+    FWOTA_EXPECT_CODE(tx.InsertPackage(MakePackage("k1", "t1", "p404", FIRMWARE, "fw", "1")),
+                      kFailedPrecondition);
+    FWOTA_EXPECT_CODE(tx.GetPackage("k1"), kNotFound);
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, PackageUpdate) {
+  AddTenantsAndProfiles();
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.InsertPackage(MakePackage("k1", "t1", "p1", FIRMWARE, "fw", "1")));
+    FWOTA_EXPECT_OK(tx.InsertPackage(MakePackage("k2", "t1", "p1", FIRMWARE, "fw", "2")));
+  });
+  InTransaction([](MetadataTransaction& tx) {
+    OtaPackage k1 = MakePackage("k1", "t1", "p2", SOFTWARE, "fw", "1");
+    k1.set_additional_info_json(R"({"description":"changed"})");
+    k1.set_has_data(false);
+    k1.set_sha256("");
+    k1.set_url("https://example.com/fw.bin");
+    FWOTA_EXPECT_OK(tx.UpdatePackage(k1));
+    EXPECT_THAT(Must(tx.GetPackage("k1")), EqualsProto(k1));
+    FWOTA_EXPECT_CODE(tx.UpdatePackage(MakePackage("k1", "t1", "p1", FIRMWARE, "fw", "2")),
+                      kAlreadyExists);
+    FWOTA_EXPECT_CODE(tx.UpdatePackage(MakePackage("k1", "t1", "p404", FIRMWARE, "fw", "1")),
+                      kFailedPrecondition);
+    FWOTA_EXPECT_CODE(tx.UpdatePackage(MakePackage("k404", "t1", "p1", FIRMWARE, "x", "1")),
+                      kNotFound);
+    EXPECT_THAT(Must(tx.GetPackage("k1")), EqualsProto(k1));
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, PackageDeleteRestrictedByReferences) {
+  AddTenantsAndProfiles();
+  InTransaction([](MetadataTransaction& tx) {
+    for (const char* id : {"k1", "k2", "k3", "k4", "k5"}) {
+      FWOTA_EXPECT_OK(tx.InsertPackage(MakePackage(id, "t1", "p1", FIRMWARE, "fw", id)));
+    }
+    Device d1 = MakeDevice("d1", "t1", "p1", "dev1", "tok1");
+    d1.set_firmware_id("k1");
+    FWOTA_EXPECT_OK(tx.InsertDevice(d1));
+    Device d2 = MakeDevice("d2", "t1", "p1", "dev2", "tok2");
+    d2.set_software_id("k2");
+    FWOTA_EXPECT_OK(tx.InsertDevice(d2));
+    DeviceProfile p2 = MakeProfile("p2", "t1", "gateway");
+    p2.set_firmware_id("k3");
+    p2.set_software_id("k4");
+    FWOTA_EXPECT_OK(tx.UpdateProfile(p2));
+  });
+  InTransaction([](MetadataTransaction& tx) {
+    for (const char* id : {"k1", "k2", "k3", "k4"}) {
+      FWOTA_EXPECT_CODE(tx.DeletePackage(id), kFailedPrecondition) << id;
+      FWOTA_EXPECT_OK(tx.GetPackage(id)) << id;
+    }
+    FWOTA_EXPECT_OK(tx.DeletePackage("k5"));
+    FWOTA_EXPECT_CODE(tx.GetPackage("k5"), kNotFound);
+    FWOTA_EXPECT_CODE(tx.DeletePackage("k5"), kNotFound);
+  });
+  // Once nothing refers to them they go.
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.DeleteDevice("d1"));
+    FWOTA_EXPECT_OK(tx.DeleteDevice("d2"));
+    FWOTA_EXPECT_OK(tx.UpdateProfile(MakeProfile("p2", "t1", "gateway")));
+    for (const char* id : {"k1", "k2", "k3", "k4"}) FWOTA_EXPECT_OK(tx.DeletePackage(id)) << id;
+    EXPECT_EQ(Must(tx.ListPackages("t1", Query(10))).total_elements, 0);
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, CountPackageReferences) {
+  AddTenantsAndProfiles();
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.InsertPackage(MakePackage("k1", "t1", "p1", FIRMWARE, "fw", "1")));
+    FWOTA_EXPECT_OK(tx.InsertPackage(MakePackage("k2", "t1", "p1", SOFTWARE, "sw", "1")));
+    Device both = MakeDevice("d1", "t1", "p1", "dev1", "tok1");
+    both.set_firmware_id("k1");
+    both.set_software_id("k1");  // counted once
+    FWOTA_EXPECT_OK(tx.InsertDevice(both));
+    Device fw = MakeDevice("d2", "t1", "p1", "dev2", "tok2");
+    fw.set_firmware_id("k1");
+    fw.set_software_id("k2");
+    FWOTA_EXPECT_OK(tx.InsertDevice(fw));
+    FWOTA_EXPECT_OK(tx.InsertDevice(MakeDevice("d3", "t1", "p1", "dev3", "tok3")));
+    DeviceProfile p2 = MakeProfile("p2", "t1", "gateway");
+    p2.set_software_id("k1");
+    FWOTA_EXPECT_OK(tx.UpdateProfile(p2));
+  });
+  InTransaction([](MetadataTransaction& tx) {
+    PackageReferences k1 = Must(tx.CountPackageReferences("k1"));
+    EXPECT_EQ(k1.devices, 2);
+    EXPECT_EQ(k1.profiles, 1);
+    PackageReferences k2 = Must(tx.CountPackageReferences("k2"));
+    EXPECT_EQ(k2.devices, 1);
+    EXPECT_EQ(k2.profiles, 0);
+    PackageReferences none = Must(tx.CountPackageReferences("k404"));
+    EXPECT_EQ(none.devices, 0);
+    EXPECT_EQ(none.profiles, 0);
+    PackageReferences empty = Must(tx.CountPackageReferences(""));
+    EXPECT_EQ(empty.devices, 0);
+    EXPECT_EQ(empty.profiles, 0);
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, CountPackagesInProfile) {
+  AddTenantsAndProfiles();
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.InsertPackage(MakePackage("k1", "t1", "p1", FIRMWARE, "fw", "1")));
+    FWOTA_EXPECT_OK(tx.InsertPackage(MakePackage("k2", "t1", "p1", SOFTWARE, "sw", "1")));
+    FWOTA_EXPECT_OK(tx.InsertPackage(MakePackage("k3", "t1", "p2", FIRMWARE, "fw", "2")));
+    FWOTA_EXPECT_OK(tx.InsertPackage(MakePackage("k4", "t1", "", FIRMWARE, "fw", "3")));
+    EXPECT_EQ(Must(tx.CountPackagesInProfile("p1")), 2);
+    EXPECT_EQ(Must(tx.CountPackagesInProfile("p2")), 1);
+    EXPECT_EQ(Must(tx.CountPackagesInProfile("p9")), 0);
+    EXPECT_EQ(Must(tx.CountPackagesInProfile("")), 0);
+    EXPECT_EQ(Must(tx.CountDevicesInProfile("")), 0);
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, BlobKeys) {
+  AddTenantsAndProfiles();
+  InTransaction([](MetadataTransaction& tx) {
+    EXPECT_THAT(Must(tx.ListBlobKeys()), IsEmpty());
+    OtaPackage a = MakePackage("k1", "t1", "p1", FIRMWARE, "fw", "1");
+    a.set_sha256("bbbb");
+    OtaPackage b = MakePackage("k2", "t2", "p9", FIRMWARE, "fw", "1");
+    b.set_sha256("bbbb");  // the same content in another tenant
+    OtaPackage c = MakePackage("k3", "t1", "p1", FIRMWARE, "fw", "2");
+    c.set_sha256("aaaa");
+    OtaPackage url = MakePackage("k4", "t1", "p1", FIRMWARE, "fw", "3");
+    url.set_has_data(false);
+    url.set_sha256("");
+    url.set_url("https://example.com/x");
+    for (const OtaPackage& p : {a, b, c, url}) FWOTA_EXPECT_OK(tx.InsertPackage(p));
+    EXPECT_EQ(Must(tx.CountPackagesWithBlob("bbbb")), 2);
+    EXPECT_EQ(Must(tx.CountPackagesWithBlob("aaaa")), 1);
+    EXPECT_EQ(Must(tx.CountPackagesWithBlob("cccc")), 0);
+    EXPECT_EQ(Must(tx.CountPackagesWithBlob("")), 0);
+    EXPECT_THAT(Must(tx.ListBlobKeys()), ElementsAre("aaaa", "bbbb"));
+    FWOTA_EXPECT_OK(tx.DeletePackage("k1"));
+    EXPECT_EQ(Must(tx.CountPackagesWithBlob("bbbb")), 1);
+    FWOTA_EXPECT_OK(tx.DeletePackage("k2"));
+    EXPECT_THAT(Must(tx.ListBlobKeys()), ElementsAre("aaaa"));
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, ListProfilePackages) {
+  AddTenantsAndProfiles();
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.InsertPackage(MakePackage("k1", "t1", "p1", FIRMWARE, "b", "2")));
+    FWOTA_EXPECT_OK(tx.InsertPackage(MakePackage("k2", "t1", "p1", FIRMWARE, "b", "10")));
+    FWOTA_EXPECT_OK(tx.InsertPackage(MakePackage("k3", "t1", "p1", FIRMWARE, "a", "9")));
+    OtaPackage url = MakePackage("k4", "t1", "p1", FIRMWARE, "c", "1");
+    url.set_has_data(false);
+    url.set_sha256("");
+    url.set_url("https://example.com/c");
+    FWOTA_EXPECT_OK(tx.InsertPackage(url));
+    OtaPackage empty = MakePackage("k5", "t1", "p1", FIRMWARE, "d", "1");
+    empty.set_has_data(false);  // neither data nor URL: not offered
+    empty.set_sha256("");
+    FWOTA_EXPECT_OK(tx.InsertPackage(empty));
+    FWOTA_EXPECT_OK(tx.InsertPackage(MakePackage("k6", "t1", "p1", SOFTWARE, "a", "1")));
+    FWOTA_EXPECT_OK(tx.InsertPackage(MakePackage("k7", "t1", "p2", FIRMWARE, "a", "2")));
+    FWOTA_EXPECT_OK(tx.InsertPackage(MakePackage("k8", "t2", "p9", FIRMWARE, "a", "1")));
+  });
+  InTransaction([](MetadataTransaction& tx) {
+    // By title, then version (as text: "10" before "2").
+    EXPECT_THAT(Ids(Must(tx.ListProfilePackages("t1", "p1", FIRMWARE))),
+                ElementsAre("k3", "k2", "k1", "k4"));
+    EXPECT_THAT(Ids(Must(tx.ListProfilePackages("t1", "p1", SOFTWARE))), ElementsAre("k6"));
+    EXPECT_THAT(Ids(Must(tx.ListProfilePackages("t1", "p2", FIRMWARE))), ElementsAre("k7"));
+    EXPECT_THAT(Ids(Must(tx.ListProfilePackages("t2", "p9", FIRMWARE))), ElementsAre("k8"));
+    // Another tenant's profile id finds nothing.
+    EXPECT_THAT(Must(tx.ListProfilePackages("t2", "p1", FIRMWARE)), IsEmpty());
+    EXPECT_THAT(Must(tx.ListProfilePackages("t1", "p404", FIRMWARE)), IsEmpty());
+    EXPECT_THAT(Must(tx.ListProfilePackages("t1", "", FIRMWARE)), IsEmpty());
+  });
+}
+
+// ----- Listing: paging, search, sorting -------------------------------------------------
+
+// 165 packages of t1 (inserted in a scrambled order, created_time with ties) and a few
+// of t2 that must never show.
+void Add165Packages(MetadataStore& store) {
+  FWOTA_EXPECT_OK(store.RunInTransaction([](MetadataTransaction& tx) {
+    for (int n = 0; n < 165; ++n) {
+      const int i = (n * 7) % 165;  // 7 is coprime to 165: a permutation
+      FWOTA_RETURN_IF_ERROR(tx.InsertPackage(
+          MakePackage(absl::StrFormat("pkg-%03d", i), "t1", "p1", FIRMWARE, "fw",
+                      absl::StrCat("1.", i), /*created_time=*/1000 + i / 2)));
+    }
+    for (int i = 0; i < 3; ++i) {
+      FWOTA_RETURN_IF_ERROR(tx.InsertPackage(MakePackage(
+          absl::StrCat("other-", i), "t2", "p9", FIRMWARE, "fw", absl::StrCat("1.", i))));
+    }
+    return absl::OkStatus();
+  }));
+}
+
+TEST_P(MetadataStoreConformanceTest, PagingVisitsEveryPackageOnce) {
+  AddTenantsAndProfiles();
+  Add165Packages(store());
+  for (int page_size : {24, 16}) {
+    for (bool ascending : {false, true}) {
+      SCOPED_TRACE(absl::StrCat("page size ", page_size, ascending ? " ascending" : ""));
+      const int expected_pages = (165 + page_size - 1) / page_size;
+      std::vector<OtaPackage> seen;
+      int page_number = 0;
+      for (bool more = true; more; ++page_number) {
+        ASSERT_LT(page_number, 100) << "has_next never became false";
+        PageQuery query = Query(page_size, page_number);
+        query.ascending = ascending;
+        Page<OtaPackage> page;
+        FWOTA_ASSERT_OK(store().RunInTransaction([&](MetadataTransaction& tx) {
+          FWOTA_ASSIGN_OR_RETURN(page, tx.ListPackages("t1", query));
+          return absl::OkStatus();
+        }));
+        EXPECT_EQ(page.total_elements, 165);
+        EXPECT_EQ(page.total_pages, expected_pages);
+        EXPECT_EQ(page.has_next, page_number + 1 < expected_pages);
+        const int remaining = 165 - page_number * page_size;
+        EXPECT_EQ(static_cast<int>(page.data.size()), std::min(page_size, remaining));
+        seen.insert(seen.end(), page.data.begin(), page.data.end());
+        more = page.has_next;
+      }
+      EXPECT_EQ(page_number, expected_pages);
+      const std::vector<std::string> seen_ids = Ids(seen);
+      const std::set<std::string> ids(seen_ids.begin(), seen_ids.end());
+      EXPECT_EQ(seen.size(), 165u);
+      EXPECT_EQ(ids.size(), 165u);
+      EXPECT_EQ(*ids.begin(), "pkg-000");
+      EXPECT_EQ(*ids.rbegin(), "pkg-164");
+      // Across pages the order is one total order: created_time, then id.
+      for (size_t i = 1; i < seen.size(); ++i) {
+        auto prev = std::make_tuple(seen[i - 1].created_time(), seen[i - 1].id());
+        auto next = std::make_tuple(seen[i].created_time(), seen[i].id());
+        EXPECT_TRUE(ascending ? prev < next : next < prev) << i;
+      }
+    }
+  }
+}
+
+TEST_P(MetadataStoreConformanceTest, PageBeyondTheEndIsEmpty) {
+  AddTenantsAndProfiles();
+  Add165Packages(store());
+  InTransaction([](MetadataTransaction& tx) {
+    Page<OtaPackage> page = Must(tx.ListPackages("t1", Query(24, 7)));
+    EXPECT_THAT(page.data, IsEmpty());
+    EXPECT_EQ(page.total_elements, 165);
+    EXPECT_EQ(page.total_pages, 7);
+    EXPECT_FALSE(page.has_next);
+    Page<OtaPackage> none = Must(tx.ListPackages("t404", Query(24)));
+    EXPECT_THAT(none.data, IsEmpty());
+    EXPECT_EQ(none.total_elements, 0);
+    EXPECT_EQ(none.total_pages, 0);
+    EXPECT_FALSE(none.has_next);
+    Page<OtaPackage> exact = Must(tx.ListPackages("t1", Query(165)));
+    EXPECT_EQ(exact.data.size(), 165u);
+    EXPECT_EQ(exact.total_pages, 1);
+    EXPECT_FALSE(exact.has_next);
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, InvalidPageQueries) {
+  AddTenantsAndProfiles();
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_CODE(tx.ListPackages("t1", Query(0)), kInvalidArgument);
+    FWOTA_EXPECT_CODE(tx.ListPackages("t1", Query(10, -1)), kInvalidArgument);
+    FWOTA_EXPECT_CODE(tx.ListAudit("t1", Query(0)), kInvalidArgument);
+    FWOTA_EXPECT_CODE(tx.ListAudit("t1", Query(10, -1)), kInvalidArgument);
+  });
+}
+
+std::vector<std::string> SearchTitles(MetadataTransaction& tx, const std::string& text) {
+  PageQuery query = Query(100);
+  query.text_search = text;
+  query.sort_property = PackageSortProperty::kTitle;
+  query.ascending = true;
+  Page<OtaPackage> page = Must(tx.ListPackages("t1", query));
+  std::vector<std::string> titles;
+  for (const OtaPackage& p : page.data) titles.push_back(p.title());
+  EXPECT_EQ(page.total_elements, static_cast<int64_t>(titles.size())) << text;
+  return titles;
+}
+
+TEST_P(MetadataStoreConformanceTest, SearchIsCaseInsensitiveSubstring) {
+  AddTenantsAndProfiles();
+  InTransaction([](MetadataTransaction& tx) {
+    int n = 0;
+    for (const char* title : {"Alpha", "ALPHA-2", "my alphabet", "Beta", "gamma"}) {
+      FWOTA_EXPECT_OK(tx.InsertPackage(
+          MakePackage(absl::StrCat("k", n++), "t1", "p1", FIRMWARE, title, "1")));
+    }
+    FWOTA_EXPECT_OK(tx.InsertPackage(MakePackage("x1", "t2", "p9", FIRMWARE, "alpha", "1")));
+  });
+  InTransaction([](MetadataTransaction& tx) {
+    EXPECT_THAT(SearchTitles(tx, "alpha"), ElementsAre("ALPHA-2", "Alpha", "my alphabet"));
+    EXPECT_THAT(SearchTitles(tx, "ALPHA"), ElementsAre("ALPHA-2", "Alpha", "my alphabet"));
+    EXPECT_THAT(SearchTitles(tx, "pHa-"), ElementsAre("ALPHA-2"));
+    EXPECT_THAT(SearchTitles(tx, "ET"), ElementsAre("Beta", "my alphabet"));
+    EXPECT_THAT(SearchTitles(tx, "zzz"), IsEmpty());
+    EXPECT_EQ(SearchTitles(tx, "").size(), 5u);
+    // Search narrows the version too? No: the title only.
+    EXPECT_THAT(SearchTitles(tx, "1"), IsEmpty());
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, SearchTreatsPercentAndUnderscoreLiterally) {
+  AddTenantsAndProfiles();
+  InTransaction([](MetadataTransaction& tx) {
+    int n = 0;
+    for (const char* title : {"50% off", "500 off", "a_b", "axb", "back\\slash", "[x]",
+                              "it's", "x*y"}) {
+      FWOTA_EXPECT_OK(tx.InsertPackage(
+          MakePackage(absl::StrCat("k", n++), "t1", "p1", FIRMWARE, title, "1")));
+    }
+  });
+  InTransaction([](MetadataTransaction& tx) {
+    EXPECT_THAT(SearchTitles(tx, "50%"), ElementsAre("50% off"));
+    EXPECT_THAT(SearchTitles(tx, "%"), ElementsAre("50% off"));
+    EXPECT_THAT(SearchTitles(tx, "_"), ElementsAre("a_b"));
+    EXPECT_THAT(SearchTitles(tx, "a_b"), ElementsAre("a_b"));
+    EXPECT_THAT(SearchTitles(tx, "\\"), ElementsAre("back\\slash"));
+    EXPECT_THAT(SearchTitles(tx, "[x"), ElementsAre("[x]"));
+    EXPECT_THAT(SearchTitles(tx, "'"), ElementsAre("it's"));
+    EXPECT_THAT(SearchTitles(tx, "*"), ElementsAre("x*y"));
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, SearchWithPaging) {
+  AddTenantsAndProfiles();
+  Add165Packages(store());
+  InTransaction([](MetadataTransaction& tx) {
+    // Versions are "1.<i>", titles all "fw": search by title matches all 165.
+    PageQuery query = Query(50, 3);
+    query.text_search = "FW";
+    Page<OtaPackage> page = Must(tx.ListPackages("t1", query));
+    EXPECT_EQ(page.total_elements, 165);
+    EXPECT_EQ(page.data.size(), 15u);
+    EXPECT_EQ(page.total_pages, 4);
+    EXPECT_FALSE(page.has_next);
+    query.text_search = "nothing";
+    query.page = 0;
+    page = Must(tx.ListPackages("t1", query));
+    EXPECT_EQ(page.total_elements, 0);
+    EXPECT_EQ(page.total_pages, 0);
+    EXPECT_FALSE(page.has_next);
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, SortByEachPropertyBothDirections) {
+  AddTenantsAndProfiles();
+  // 12 packages with ties in every sort key, inserted in a scrambled order.
+  InTransaction([](MetadataTransaction& tx) {
+    const char* titles[] = {"beta", "Alpha", "gamma"};
+    const char* versions[] = {"2.0", "10.0", "1.0", "1.5"};
+    for (int n = 0; n < 12; ++n) {
+      const int i = (n * 5) % 12;
+      OtaPackage p = MakePackage(absl::StrFormat("k%02d", i), "t1", "p1",
+                                 i % 2 == 0 ? FIRMWARE : SOFTWARE, titles[i % 3],
+                                 versions[i / 3], /*created_time=*/100 + i % 5);
+      p.set_data_size((i % 4) * 1000);
+      FWOTA_EXPECT_OK(tx.InsertPackage(p));
+    }
+  });
+  struct Case {
+    PackageSortProperty property;
+    std::function<std::string(const OtaPackage&)> key;  // comparable as text
+  };
+  const Case cases[] = {
+      {PackageSortProperty::kCreatedTime,
+       [](const OtaPackage& p) { return absl::StrFormat("%020d", p.created_time()); }},
+      {PackageSortProperty::kTitle, [](const OtaPackage& p) { return p.title(); }},
+      {PackageSortProperty::kVersion, [](const OtaPackage& p) { return p.version(); }},
+      {PackageSortProperty::kType,
+       [](const OtaPackage& p) { return absl::StrCat(static_cast<int>(p.type())); }},
+      {PackageSortProperty::kDataSize,
+       [](const OtaPackage& p) { return absl::StrFormat("%020d", p.data_size()); }},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> ascending_ids;
+    for (bool ascending : {true, false}) {
+      SCOPED_TRACE(absl::StrCat("property ", static_cast<int>(c.property),
+                                ascending ? " ascending" : " descending"));
+      PageQuery query = Query(5);
+      query.sort_property = c.property;
+      query.ascending = ascending;
+      std::vector<OtaPackage> all;
+      for (int page = 0; page < 3; ++page) {  // through pages: ties must not wobble
+        query.page = page;
+        InTransaction([&](MetadataTransaction& tx) {
+          Page<OtaPackage> p = Must(tx.ListPackages("t1", query));
+          all.insert(all.end(), p.data.begin(), p.data.end());
+        });
+      }
+      ASSERT_EQ(all.size(), 12u);
+      for (size_t i = 1; i < all.size(); ++i) {
+        auto prev = std::make_tuple(c.key(all[i - 1]), all[i - 1].id());
+        auto next = std::make_tuple(c.key(all[i]), all[i].id());
+        EXPECT_TRUE(ascending ? prev < next : next < prev)
+            << all[i - 1].ShortDebugString() << " then " << all[i].ShortDebugString();
+      }
+      if (ascending) {
+        ascending_ids = Ids(all);
+      } else {
+        std::vector<std::string> reversed = Ids(all);
+        std::reverse(reversed.begin(), reversed.end());
+        EXPECT_EQ(reversed, ascending_ids);
+      }
+    }
+  }
+}
+
+TEST_P(MetadataStoreConformanceTest, TitleSortIsByteOrder) {
+  AddTenantsAndProfiles();
+  InTransaction([](MetadataTransaction& tx) {
+    int n = 0;
+    for (const char* title : {"b", "B", "a", "A", "é", "_"}) {
+      FWOTA_EXPECT_OK(tx.InsertPackage(
+          MakePackage(absl::StrCat("k", n++), "t1", "p1", FIRMWARE, title, "1")));
+    }
+    EXPECT_THAT(SearchTitles(tx, ""), ElementsAre("A", "B", "_", "a", "b", "é"));
+  });
+}
+
+// ----- Audit ----------------------------------------------------------------------------
+
+TEST_P(MetadataStoreConformanceTest, AuditPagingNewestFirst) {
+  AddTenantsAndProfiles();
+  InTransaction([](MetadataTransaction& tx) {
+    for (int n = 0; n < 30; ++n) {
+      const int i = (n * 7) % 30;
+      FWOTA_EXPECT_OK(tx.AppendAudit(
+          MakeAudit(absl::StrFormat("a%02d", i), "t1", "pkg", /*created_time=*/i / 3)));
+    }
+    for (int i = 0; i < 4; ++i) {
+      FWOTA_EXPECT_OK(tx.AppendAudit(MakeAudit(absl::StrCat("b", i), "t2", "pkg", 100)));
+    }
+    FWOTA_EXPECT_OK(tx.AppendAudit(MakeAudit("c0", "", "tenant", 5)));
+  });
+  std::vector<AuditEvent> seen;
+  for (int page_number = 0;; ++page_number) {
+    ASSERT_LT(page_number, 10);
+    Page<AuditEvent> page;
+    InTransaction([&](MetadataTransaction& tx) {
+      page = Must(tx.ListAudit("t1", Query(7, page_number)));
+    });
+    EXPECT_EQ(page.total_elements, 30);
+    EXPECT_EQ(page.total_pages, 5);
+    seen.insert(seen.end(), page.data.begin(), page.data.end());
+    if (!page.has_next) break;
+  }
+  ASSERT_EQ(seen.size(), 30u);
+  EXPECT_EQ(seen.front().id(), "a29");
+  EXPECT_EQ(seen.back().id(), "a00");
+  for (size_t i = 1; i < seen.size(); ++i) {
+    EXPECT_GT(std::make_tuple(seen[i - 1].created_time(), seen[i - 1].id()),
+              std::make_tuple(seen[i].created_time(), seen[i].id()));
+  }
+  InTransaction([](MetadataTransaction& tx) {
+    EXPECT_EQ(Must(tx.ListAudit("t2", Query(10))).total_elements, 4);
+    // Events of no tenant are listed under the empty tenant id.
+    EXPECT_THAT(Ids(Must(tx.ListAudit("", Query(10))).data), ElementsAre("c0"));
+    PageQuery oldest_first = Query(3);
+    oldest_first.ascending = true;
+    EXPECT_THAT(Ids(Must(tx.ListAudit("t1", oldest_first)).data),
+                ElementsAre("a00", "a01", "a02"));
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, AuditDuplicatesReferencesAndSearch) {
+  AddTenantsAndProfiles();
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.AppendAudit(MakeAudit("a1", "t1", "Firmware A", 1)));
+    FWOTA_EXPECT_OK(tx.AppendAudit(MakeAudit("a2", "t1", "firmware b", 2)));
+    FWOTA_EXPECT_OK(tx.AppendAudit(MakeAudit("a3", "t1", "gateway", 3)));
+    FWOTA_EXPECT_CODE(tx.AppendAudit(MakeAudit("a1", "t1", "again", 4)), kAlreadyExists);
+    FWOTA_EXPECT_CODE(tx.AppendAudit(MakeAudit("a4", "t404", "x", 4)), kFailedPrecondition);
+    PageQuery query = Query(10);
+    query.text_search = "FIRMWARE";
+    EXPECT_THAT(Ids(Must(tx.ListAudit("t1", query)).data), ElementsAre("a2", "a1"));
+    EXPECT_EQ(Must(tx.ListAudit("t1", Query(10))).total_elements, 3);
+  });
+}
+
+// ----- Transactions ---------------------------------------------------------------------
+
+TEST_P(MetadataStoreConformanceTest, RollbackWhenBodyFails) {
+  AddTenantsAndProfiles();
+  const absl::Status failure = absl::AbortedError("changed my mind");
+  absl::Status result = store().RunInTransaction([&](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.InsertTenant(MakeTenant("t3", "Three")));
+    FWOTA_EXPECT_OK(tx.InsertDevice(MakeDevice("d1", "t3", "", "dev", "tok")));
+    FWOTA_EXPECT_OK(tx.InsertPackage(MakePackage("k1", "t1", "p1", FIRMWARE, "fw", "1")));
+    FWOTA_EXPECT_OK(tx.AppendAudit(MakeAudit("a1", "t1", "x", 1)));
+    // Visible inside the transaction...
+    FWOTA_EXPECT_OK(tx.GetTenant("t3"));
+    EXPECT_EQ(Must(tx.FindDeviceByAccessToken("tok")).id(), "d1");
+    return failure;
+  });
+  EXPECT_EQ(result, failure);  // the body's status, as it was
+  // ...and gone after.
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_CODE(tx.GetTenant("t3"), kNotFound);
+    FWOTA_EXPECT_CODE(tx.GetDevice("d1"), kNotFound);
+    FWOTA_EXPECT_CODE(tx.FindDeviceByAccessToken("tok"), kNotFound);
+    FWOTA_EXPECT_CODE(tx.GetPackage("k1"), kNotFound);
+    EXPECT_EQ(Must(tx.ListAudit("t1", Query(10))).total_elements, 0);
+    EXPECT_THAT(Must(tx.ListBlobKeys()), IsEmpty());
+    EXPECT_EQ(Must(tx.ListTenants()).size(), 2u);
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, RollbackUndoesUpdatesAndDeletes) {
+  AddTenantsAndProfiles();
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.InsertDevice(MakeDevice("d1", "t1", "p1", "dev", "tok")));
+    FWOTA_EXPECT_OK(tx.InsertPackage(MakePackage("k1", "t1", "p1", FIRMWARE, "fw", "1")));
+  });
+  EXPECT_THAT(store().RunInTransaction([](MetadataTransaction& tx) {
+    FWOTA_RETURN_IF_ERROR(tx.UpdateDevice(MakeDevice("d1", "t1", "p2", "moved", "tok2")));
+    FWOTA_RETURN_IF_ERROR(tx.UpdateProfile(MakeProfile("p1", "t1", "renamed")));
+    FWOTA_RETURN_IF_ERROR(tx.DeletePackage("k1"));
+    FWOTA_RETURN_IF_ERROR(tx.DeleteDevice("d1"));
+    return tx.InsertTenant(MakeTenant("t9", "Tenant One"));  // duplicate name: fails
+  }),
+              HasCode(absl::StatusCode::kAlreadyExists));
+  InTransaction([](MetadataTransaction& tx) {
+    EXPECT_THAT(Must(tx.GetDevice("d1")), EqualsProto(MakeDevice("d1", "t1", "p1", "dev", "tok")));
+    EXPECT_EQ(Must(tx.GetProfile("p1")).name(), "thermostat");
+    FWOTA_EXPECT_OK(tx.GetPackage("k1"));
+    FWOTA_EXPECT_CODE(tx.GetTenant("t9"), kNotFound);
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, BodyMayRecoverFromAFailedCall) {
+  AddTenantsAndProfiles();
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.InsertTenant(MakeTenant("t3", "Three")));
+    FWOTA_EXPECT_CODE(tx.InsertTenant(MakeTenant("t4", "Three")), kAlreadyExists);
+    FWOTA_EXPECT_CODE(tx.InsertDevice(MakeDevice("d1", "t1", "p404", "dev", "tok")),
+                      kFailedPrecondition);
+    FWOTA_EXPECT_CODE(tx.DeleteProfile("p404"), kNotFound);
+    FWOTA_EXPECT_OK(tx.InsertDevice(MakeDevice("d1", "t1", "p1", "dev", "tok")));
+  });
+  // The failed calls left nothing behind; the good ones were committed.
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.GetTenant("t3"));
+    FWOTA_EXPECT_CODE(tx.GetTenant("t4"), kNotFound);
+    EXPECT_EQ(Must(tx.GetDevice("d1")).device_profile_id(), "p1");
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, ExceptionInBodyRollsBackAndPropagates) {
+  AddTenantsAndProfiles();
+  EXPECT_THROW(store()
+                   .RunInTransaction([](MetadataTransaction& tx) -> absl::Status {
+                     FWOTA_EXPECT_OK(tx.InsertTenant(MakeTenant("t3", "Three")));
+                     throw std::runtime_error("the caller's own failure");
+                   })
+                   .IgnoreError(),
+               std::runtime_error);
+  // Nothing of it stayed, and the store works on.
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_CODE(tx.GetTenant("t3"), kNotFound);
+    FWOTA_EXPECT_OK(tx.InsertTenant(MakeTenant("t3", "Three")));
+  });
+  InTransaction([](MetadataTransaction& tx) { FWOTA_EXPECT_OK(tx.GetTenant("t3")); });
+}
+
+TEST_P(MetadataStoreConformanceTest, ConcurrentTransactionsLoseNoUpdates) {
+  AddTenantsAndProfiles();
+  constexpr int kThreads = 4;
+  constexpr int kIncrements = 25;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([this, t, &failures] {
+      for (int i = 0; i < kIncrements; ++i) {
+        // Read, modify, write: the profile's created_time serves as a counter.
+        absl::Status s = store().RunInTransaction([&](MetadataTransaction& tx) {
+          FWOTA_ASSIGN_OR_RETURN(DeviceProfile p, tx.GetProfile("p1"));
+          p.set_created_time(p.created_time() + 1);
+          FWOTA_RETURN_IF_ERROR(tx.UpdateProfile(p));
+          return tx.AppendAudit(MakeAudit(absl::StrCat("a-", t, "-", i), "t1", "p1", i));
+        });
+        if (!s.ok()) {
+          ++failures;
+          ADD_FAILURE() << s;
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  InTransaction([](MetadataTransaction& tx) {
+    EXPECT_EQ(Must(tx.GetProfile("p1")).created_time(), 2 + kThreads * kIncrements);
+    EXPECT_EQ(Must(tx.ListAudit("t1", Query(10))).total_elements, kThreads * kIncrements);
+  });
+}
+
+}  // namespace
+}  // namespace metadata_test
+}  // namespace fwota

@@ -1,0 +1,366 @@
+// The SQLite MetadataStore: the conformance suite on a temporary file, and what only a
+// file-backed store has: persistence, schema versions and migrations, pragmas, and the
+// mapping of SQLite trouble (a newer schema, a file that is no database, a lock held by
+// another connection) to statuses.
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "fwota/metadata_stores.h"
+#include "fwota/status_macros.h"
+#include "lib/store/metadata/sqlite_connection.h"
+#include "lib/store/metadata/sqlite_schema.h"
+#include "tests/store/metadata/metadata_store_conformance.h"
+
+namespace fwota {
+namespace metadata_test {
+namespace {
+
+using ::fwota::v1::FIRMWARE;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// A path in the test's temporary directory that no earlier call returned; any leftover
+// file (and its WAL companions) is removed.
+std::string FreshPath(const std::string& stem) {
+  static int counter = 0;
+  const char* dir = std::getenv("TEST_TMPDIR");
+  const std::string path =
+      absl::StrCat(dir != nullptr ? dir : "/tmp", "/", stem, "-", ++counter, ".db");
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    std::remove(absl::StrCat(path, suffix).c_str());
+  }
+  return path;
+}
+
+std::unique_ptr<MetadataStore> MustOpen(const std::string& path) {
+  absl::StatusOr<std::unique_ptr<MetadataStore>> store = OpenSqliteMetadataStore(path);
+  if (!store.ok()) {
+    ADD_FAILURE() << "cannot open " << path << ": " << store.status();
+    return nullptr;
+  }
+  return *std::move(store);
+}
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, MetadataStoreConformanceTest,
+                         ::testing::Values(MetadataStoreFactory{
+                             "sqlite", [] { return MustOpen(FreshPath("conformance")); }}),
+                         MetadataStoreFactoryName);
+
+// Reads one value with a connection of the test's own.
+int PragmaInt(SQLite::Database& db, const std::string& pragma) {
+  return db.execAndGet("PRAGMA " + pragma).getInt();
+}
+
+// The schema as SQLite keeps it: name -> CREATE statement, for every table and index
+// (automatic indexes included, by name).
+std::map<std::string, std::string> SchemaOf(const std::string& path) {
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  SQLite::Statement q(db, "SELECT name, ifnull(sql, '') FROM sqlite_master ORDER BY name");
+  std::map<std::string, std::string> schema;
+  while (q.executeStep()) schema[q.getColumn(0).getString()] = q.getColumn(1).getString();
+  return schema;
+}
+
+absl::Status Fill(MetadataStore& store) {
+  return store.RunInTransaction([](MetadataTransaction& tx) {
+    FWOTA_RETURN_IF_ERROR(tx.InsertTenant(MakeTenant("t1", "One")));
+    FWOTA_RETURN_IF_ERROR(tx.InsertProfile(MakeProfile("p1", "t1", "thermostat")));
+    FWOTA_RETURN_IF_ERROR(tx.InsertPackage(MakePackage("k1", "t1", "p1", FIRMWARE, "fw", "1")));
+    Device device = MakeDevice("d1", "t1", "p1", "dev", "tok");
+    device.set_firmware_id("k1");
+    FWOTA_RETURN_IF_ERROR(tx.InsertDevice(device));
+    return tx.AppendAudit(MakeAudit("a1", "t1", "fw", 5));
+  });
+}
+
+TEST(SqliteMetadataStoreTest, DataSurvivesCloseAndReopen) {
+  const std::string path = FreshPath("reopen");
+  {
+    std::unique_ptr<MetadataStore> store = MustOpen(path);
+    ASSERT_NE(store, nullptr);
+    FWOTA_ASSERT_OK(Fill(*store));
+  }
+  std::unique_ptr<MetadataStore> store = MustOpen(path);
+  ASSERT_NE(store, nullptr);
+  FWOTA_EXPECT_OK(store->RunInTransaction([](MetadataTransaction& tx) {
+    Device device = MakeDevice("d1", "t1", "p1", "dev", "tok");
+    device.set_firmware_id("k1");
+    EXPECT_THAT(Must(tx.GetDevice("d1")), EqualsProto(device));
+    EXPECT_THAT(Must(tx.GetTenant("t1")), EqualsProto(MakeTenant("t1", "One")));
+    EXPECT_THAT(Must(tx.GetProfile("p1")), EqualsProto(MakeProfile("p1", "t1", "thermostat")));
+    EXPECT_THAT(Must(tx.GetPackage("k1")),
+                EqualsProto(MakePackage("k1", "t1", "p1", FIRMWARE, "fw", "1")));
+    EXPECT_EQ(Must(tx.ListAudit("t1", PageQuery{})).total_elements, 1);
+    // Foreign keys are a per-connection setting: the reopened store enforces them too.
+    FWOTA_EXPECT_CODE(tx.InsertDevice(MakeDevice("d2", "t1", "p404", "dev2", "tok2")),
+                      kFailedPrecondition);
+    FWOTA_EXPECT_CODE(tx.DeletePackage("k1"), kFailedPrecondition);
+    return absl::OkStatus();
+  }));
+}
+
+TEST(SqliteMetadataStoreTest, CommittedDataIsInTheFileForOtherConnections) {
+  const std::string path = FreshPath("visible");
+  std::unique_ptr<MetadataStore> store = MustOpen(path);
+  ASSERT_NE(store, nullptr);
+  FWOTA_ASSERT_OK(Fill(*store));
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("SELECT name FROM tenant WHERE id = 't1'").getString(), "One");
+  // Empty ids are NULL in the columns, not ''.
+  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM audit_event WHERE tenant_id = 't1'").getInt(),
+            1);
+  FWOTA_ASSERT_OK(store->RunInTransaction([](MetadataTransaction& tx) {
+    return tx.InsertDevice(MakeDevice("d9", "t1", "", "no profile", ""));
+  }));
+  EXPECT_TRUE(db.execAndGet("SELECT device_profile_id FROM device WHERE id = 'd9'").isNull());
+  EXPECT_TRUE(db.execAndGet("SELECT access_token FROM device WHERE id = 'd9'").isNull());
+  EXPECT_TRUE(db.execAndGet("SELECT firmware_id FROM device WHERE id = 'd9'").isNull());
+}
+
+TEST(SqliteMetadataStoreTest, FreshFileGetsTheCurrentSchemaInWalMode) {
+  const std::string path = FreshPath("fresh");
+  ASSERT_NE(MustOpen(path), nullptr);
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  EXPECT_EQ(PragmaInt(db, "user_version"), SqliteSchemaVersion());
+  // The journal mode is a property of the file.
+  EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "wal");
+  for (const char* table : {"tenant", "device_profile", "device", "ota_package", "audit_event"}) {
+    EXPECT_TRUE(db.tableExists(table)) << table;
+  }
+}
+
+TEST(SqliteMetadataStoreTest, StoreConnectionHasForeignKeysAndFullSync) {
+  // foreign_keys, synchronous and busy_timeout belong to a connection, so they are read
+  // from the connection the store itself opens.
+  const std::string path = FreshPath("pragmas");
+  absl::StatusOr<std::unique_ptr<metadata_internal::SqliteConnection>> connection =
+      metadata_internal::SqliteConnection::Open(path);
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  SQLite::Database& db = (*connection)->db();
+  EXPECT_EQ(PragmaInt(db, "foreign_keys"), 1);
+  EXPECT_EQ(PragmaInt(db, "synchronous"), 2);  // FULL
+  EXPECT_EQ(PragmaInt(db, "busy_timeout"), metadata_internal::kSqliteBusyTimeoutMs);
+  EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "wal");
+  EXPECT_FALSE((*connection)->InTransaction());
+}
+
+TEST(SqliteMetadataStoreTest, NewerSchemaIsRefusedUntouched) {
+  const std::string path = FreshPath("newer");
+  const int newer = SqliteSchemaVersion() + 1;
+  {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db.exec("CREATE TABLE future (x INTEGER)");
+    db.exec(absl::StrCat("PRAGMA user_version = ", newer));
+  }
+  absl::StatusOr<std::unique_ptr<MetadataStore>> store = OpenSqliteMetadataStore(path);
+  ASSERT_THAT(store, HasCode(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(std::string(store.status().message()),
+              HasSubstr(absl::StrCat("written by a newer fwota: schema version ", newer,
+                                     ", this build knows ", SqliteSchemaVersion())));
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  EXPECT_EQ(PragmaInt(db, "user_version"), newer);
+  EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "delete");
+  EXPECT_FALSE(db.tableExists("tenant"));
+}
+
+TEST(SqliteMetadataStoreTest, FileThatIsNotADatabaseIsDataLoss) {
+  const std::string big = FreshPath("garbage");
+  {
+    std::ofstream out(big, std::ios::binary);
+    for (int i = 0; i < 8192; ++i) out.put(static_cast<char>((i * 37 + 11) & 0xff));
+  }
+  EXPECT_THAT(OpenSqliteMetadataStore(big), HasCode(absl::StatusCode::kDataLoss));
+
+  const std::string text = FreshPath("text");
+  {
+    std::ofstream out(text);
+    out << "this is a firmware image, not a database\n";
+  }
+  EXPECT_THAT(OpenSqliteMetadataStore(text), HasCode(absl::StatusCode::kDataLoss));
+}
+
+TEST(SqliteMetadataStoreTest, UnopenablePathIsAnErrorNotAnException) {
+  absl::StatusOr<std::unique_ptr<MetadataStore>> store =
+      OpenSqliteMetadataStore(FreshPath("no-such-dir") + "/sub/store.db");
+  EXPECT_FALSE(store.ok());
+  EXPECT_THAT(store, HasCode(absl::StatusCode::kUnavailable));
+}
+
+TEST(SqliteMetadataStoreTest, MigrationStepsAreConsistent) {
+  absl::Span<const metadata_internal::SqliteMigration> steps =
+      metadata_internal::SqliteMigrations();
+  ASSERT_FALSE(steps.empty());
+  for (size_t i = 0; i < steps.size(); ++i) {
+    EXPECT_EQ(steps[i].version, static_cast<int>(i) + 1) << "steps are 1, 2, 3, ...";
+    EXPECT_FALSE(steps[i].description.empty()) << steps[i].version;
+    EXPECT_FALSE(steps[i].sql.empty()) << steps[i].version;
+    EXPECT_FALSE(absl::StrContains(steps[i].sql, "user_version"))
+        << "the runner bumps user_version, not the step";
+    EXPECT_FALSE(absl::StrContains(steps[i].sql, "BEGIN"))
+        << "the runner opens each step's transaction";
+  }
+  EXPECT_EQ(SqliteSchemaVersion(), steps.back().version);
+}
+
+// Builds a database at `version` by hand, applying the first `version` steps the way an
+// older fwota would have.
+void BuildAtVersion(const std::string& path, int version) {
+  SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+  for (const auto& step : metadata_internal::SqliteMigrations()) {
+    if (step.version > version) break;
+    db.exec(std::string(step.sql));
+  }
+  db.exec(absl::StrCat("PRAGMA user_version = ", version));
+}
+
+TEST(SqliteMetadataStoreTest, EveryVersionMigratesToTheFreshSchema) {
+  const std::string fresh = FreshPath("schema-fresh");
+  ASSERT_NE(MustOpen(fresh), nullptr);
+  const std::map<std::string, std::string> expected = SchemaOf(fresh);
+  ASSERT_FALSE(expected.empty());
+  for (int version = 0; version <= SqliteSchemaVersion(); ++version) {
+    SCOPED_TRACE(absl::StrCat("from version ", version));
+    const std::string path = FreshPath("schema-from");
+    BuildAtVersion(path, version);
+    ASSERT_NE(MustOpen(path), nullptr);
+    SQLite::Database db(path, SQLite::OPEN_READONLY);
+    EXPECT_EQ(PragmaInt(db, "user_version"), SqliteSchemaVersion());
+    EXPECT_EQ(SchemaOf(path), expected);
+  }
+}
+
+TEST(SqliteMetadataStoreTest, Version1DatabaseWithRowsIsMigratedAndReadable) {
+  const std::string path = FreshPath("v1");
+  BuildAtVersion(path, 1);
+  {
+    // Rows as fwota's schema version 1 wrote them.
+    SQLite::Database db(path, SQLite::OPEN_READWRITE);
+    db.exec("PRAGMA foreign_keys = ON");
+    db.exec("INSERT INTO tenant (id, name, created_time) VALUES ('t1', 'One', 1)");
+    db.exec(
+        "INSERT INTO device_profile (id, tenant_id, name, description, created_time, "
+        "firmware_id, software_id) VALUES ('p1', 't1', 'thermostat', 'd', 2, NULL, NULL)");
+    db.exec(
+        "INSERT INTO ota_package (id, tenant_id, device_profile_id, type, title, version, "
+        "tag, url, has_data, file_name, content_type, checksum_algorithm, checksum, "
+        "data_size, sha256, additional_info_json, created_time) VALUES ('k1', 't1', 'p1', "
+        "1, 'fw', '1.0', 'fw 1.0', '', 1, 'fw.bin', 'application/octet-stream', 2, 'ab', "
+        "10, 'cafe', '{}', 3)");
+    db.exec(
+        "INSERT INTO device (id, tenant_id, device_profile_id, name, type, access_token, "
+        "created_time, firmware_id, software_id) VALUES ('d1', 't1', 'p1', 'dev', "
+        "'default', 'tok', 4, 'k1', NULL)");
+  }
+  std::unique_ptr<MetadataStore> store = MustOpen(path);
+  ASSERT_NE(store, nullptr);
+  FWOTA_EXPECT_OK(store->RunInTransaction([](MetadataTransaction& tx) {
+    absl::StatusOr<Device> device = tx.FindDeviceByAccessToken("tok");
+    EXPECT_TRUE(device.ok()) << device.status();
+    if (device.ok()) {
+      EXPECT_EQ(device->firmware_id(), "k1");
+      EXPECT_EQ(device->software_id(), "");
+    }
+    absl::StatusOr<OtaPackage> package = tx.FindPackageByTitleVersion("t1", "fw", "1.0");
+    EXPECT_TRUE(package.ok()) << package.status();
+    if (package.ok()) {
+      EXPECT_EQ(package->type(), FIRMWARE);
+      EXPECT_EQ(package->checksum_algorithm(), ::fwota::v1::SHA256);
+      EXPECT_TRUE(package->has_data());
+      EXPECT_EQ(package->sha256(), "cafe");
+    }
+    EXPECT_THAT(Must(tx.ListBlobKeys()), ElementsAre("cafe"));
+    return absl::OkStatus();
+  }));
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  EXPECT_EQ(PragmaInt(db, "user_version"), SqliteSchemaVersion());
+}
+
+// Every proto field has a real column of its own name (a schema another SQL back end
+// can share), and no table has columns that the proto lacks.
+TEST(SqliteMetadataStoreTest, EveryProtoFieldIsAColumn) {
+  const std::string path = FreshPath("columns");
+  ASSERT_NE(MustOpen(path), nullptr);
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  const std::vector<std::pair<std::string, const google::protobuf::Descriptor*>> tables = {
+      {"tenant", Tenant::descriptor()},
+      {"device_profile", DeviceProfile::descriptor()},
+      {"device", Device::descriptor()},
+      {"ota_package", OtaPackage::descriptor()},
+      {"audit_event", AuditEvent::descriptor()},
+  };
+  for (const auto& [table, descriptor] : tables) {
+    std::set<std::string> fields, columns;
+    for (int i = 0; i < descriptor->field_count(); ++i) {
+      fields.insert(descriptor->field(i)->name());
+    }
+    SQLite::Statement q(db, "SELECT name FROM pragma_table_info(?1)");
+    q.bind(1, table);
+    while (q.executeStep()) columns.insert(q.getColumn(0).getString());
+    EXPECT_EQ(columns, fields) << table;
+  }
+}
+
+TEST(SqliteMetadataStoreTest, LockHeldByAnotherConnectionIsUnavailable) {
+  const std::string path = FreshPath("locked");
+  std::unique_ptr<MetadataStore> store = MustOpen(path);
+  ASSERT_NE(store, nullptr);
+  {
+    SQLite::Database other(path, SQLite::OPEN_READWRITE);
+    other.exec("BEGIN IMMEDIATE");  // holds the write lock past the busy timeout
+    absl::Status status = store->RunInTransaction([](MetadataTransaction& tx) {
+      return tx.InsertTenant(MakeTenant("t1", "One"));
+    });
+    EXPECT_THAT(status, HasCode(absl::StatusCode::kUnavailable));
+    other.exec("ROLLBACK");
+  }
+  FWOTA_EXPECT_OK(store->RunInTransaction([](MetadataTransaction& tx) {
+    return tx.InsertTenant(MakeTenant("t1", "One"));
+  }));
+}
+
+TEST(SqliteMetadataStoreTest, TwoStoresOnOneFileLoseNoUpdates) {
+  // As two fwota processes on one file: each store has its own connection, and
+  // BEGIN IMMEDIATE with the busy timeout serializes them.
+  const std::string path = FreshPath("shared");
+  std::unique_ptr<MetadataStore> first = MustOpen(path);
+  std::unique_ptr<MetadataStore> second = MustOpen(path);
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(second, nullptr);
+  FWOTA_ASSERT_OK(first->RunInTransaction([](MetadataTransaction& tx) {
+    FWOTA_RETURN_IF_ERROR(tx.InsertTenant(MakeTenant("t1", "One", /*created_time=*/0)));
+    return tx.InsertProfile(MakeProfile("p1", "t1", "counter", /*created_time=*/0));
+  }));
+  constexpr int kIncrements = 20;
+  std::vector<std::thread> threads;
+  for (MetadataStore* store : {first.get(), second.get(), first.get(), second.get()}) {
+    threads.emplace_back([store] {
+      for (int i = 0; i < kIncrements; ++i) {
+        FWOTA_EXPECT_OK(store->RunInTransaction([](MetadataTransaction& tx) {
+          FWOTA_ASSIGN_OR_RETURN(DeviceProfile p, tx.GetProfile("p1"));
+          p.set_created_time(p.created_time() + 1);
+          return tx.UpdateProfile(p);
+        }));
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  FWOTA_EXPECT_OK(second->RunInTransaction([](MetadataTransaction& tx) {
+    EXPECT_EQ(Must(tx.GetProfile("p1")).created_time(), 4 * kIncrements);
+    return absl::OkStatus();
+  }));
+}
+
+}  // namespace
+}  // namespace metadata_test
+}  // namespace fwota
