@@ -39,8 +39,7 @@ struct MemoryState {
 // Case-insensitive (ASCII, as SQLite's lower()) substring test; an empty needle matches.
 bool ContainsIgnoringCase(absl::string_view haystack, absl::string_view needle) {
   if (needle.empty()) return true;
-  return absl::AsciiStrToLower(haystack).find(absl::AsciiStrToLower(needle)) !=
-         std::string::npos;
+  return absl::AsciiStrToLower(haystack).find(absl::AsciiStrToLower(needle)) != std::string::npos;
 }
 
 // Cuts one page out of `all`, which is already filtered and sorted.
@@ -145,12 +144,10 @@ class MemoryTransaction final : public MetadataTransaction {
       if (profile.tenant_id() == tenant_id && profile.name() == name) return profile;
     }
     return metadata_internal::NotFoundError(
-        metadata_internal::kProfile,
-        absl::StrCat("name '", name, "' in tenant '", tenant_id, "'"));
+        metadata_internal::kProfile, absl::StrCat("name '", name, "' in tenant '", tenant_id, "'"));
   }
 
-  absl::StatusOr<std::vector<DeviceProfile>> ListProfiles(
-      absl::string_view tenant_id) override {
+  absl::StatusOr<std::vector<DeviceProfile>> ListProfiles(absl::string_view tenant_id) override {
     std::vector<DeviceProfile> profiles;
     for (const auto& [id, profile] : state_.profiles) {
       if (profile.tenant_id() == tenant_id) profiles.push_back(profile);
@@ -213,8 +210,7 @@ class MemoryTransaction final : public MetadataTransaction {
         if (device.access_token() == token) return device;
       }
     }
-    return metadata_internal::NotFoundError(metadata_internal::kDevice,
-                                            "the given access token");
+    return metadata_internal::NotFoundError(metadata_internal::kDevice, "the given access token");
   }
 
   absl::StatusOr<std::vector<Device>> ListDevices(absl::string_view tenant_id,
@@ -274,8 +270,8 @@ class MemoryTransaction final : public MetadataTransaction {
       }
     }
     return metadata_internal::NotFoundError(
-        metadata_internal::kPackage, absl::StrCat("title '", title, "' and version '",
-                                                  version, "' in tenant '", tenant_id, "'"));
+        metadata_internal::kPackage, absl::StrCat("title '", title, "' and version '", version,
+                                                  "' in tenant '", tenant_id, "'"));
   }
 
   absl::StatusOr<Page<OtaPackage>> ListPackages(absl::string_view tenant_id,
@@ -288,11 +284,10 @@ class MemoryTransaction final : public MetadataTransaction {
         matching.push_back(package);
       }
     }
-    std::sort(matching.begin(), matching.end(),
-              [&query](const OtaPackage& a, const OtaPackage& b) {
-                return query.ascending ? PackageLess(a, b, query.sort_property)
-                                       : PackageLess(b, a, query.sort_property);
-              });
+    std::sort(matching.begin(), matching.end(), [&query](const OtaPackage& a, const OtaPackage& b) {
+      return query.ascending ? PackageLess(a, b, query.sort_property)
+                             : PackageLess(b, a, query.sort_property);
+    });
     return MakePage(query, std::move(matching));
   }
 
@@ -317,8 +312,7 @@ class MemoryTransaction final : public MetadataTransaction {
     return CountPackagesWithProfile(profile_id);
   }
 
-  absl::StatusOr<PackageReferences> CountPackageReferences(
-      absl::string_view package_id) override {
+  absl::StatusOr<PackageReferences> CountPackageReferences(absl::string_view package_id) override {
     return ReferencesTo(package_id);
   }
 
@@ -374,19 +368,18 @@ class MemoryTransaction final : public MetadataTransaction {
         matching.push_back(event);
       }
     }
-    std::sort(matching.begin(), matching.end(),
-              [&query](const AuditEvent& a, const AuditEvent& b) {
-                auto ka = std::make_tuple(a.created_time(), std::cref(a.id()));
-                auto kb = std::make_tuple(b.created_time(), std::cref(b.id()));
-                return query.ascending ? ka < kb : kb < ka;
-              });
+    std::sort(matching.begin(), matching.end(), [&query](const AuditEvent& a, const AuditEvent& b) {
+      auto ka = std::make_tuple(a.created_time(), std::cref(a.id()));
+      auto kb = std::make_tuple(b.created_time(), std::cref(b.id()));
+      return query.ascending ? ka < kb : kb < ka;
+    });
     return MakePage(query, std::move(matching));
   }
 
  private:
   template <typename T>
-  static absl::StatusOr<T> Lookup(const std::map<std::string, T>& table,
-                                  absl::string_view entity, absl::string_view id) {
+  static absl::StatusOr<T> Lookup(const std::map<std::string, T>& table, absl::string_view entity,
+                                  absl::string_view id) {
     auto it = table.find(std::string(id));
     if (it == table.end()) return metadata_internal::NotFoundById(entity, id);
     return it->second;

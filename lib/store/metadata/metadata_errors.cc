@@ -6,8 +6,7 @@ namespace fwota {
 namespace metadata_internal {
 namespace {
 
-void AddOptional(std::vector<Reference>& refs, absl::string_view entity,
-                 const std::string& id) {
+void AddOptional(std::vector<Reference>& refs, absl::string_view entity, const std::string& id) {
   if (!id.empty()) refs.push_back({entity, id});
 }
 
@@ -60,8 +59,7 @@ absl::Status CheckPageQuery(const PageQuery& query) {
         absl::StrCat("page size must be at least 1, not ", query.page_size));
   }
   if (query.page < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("page must not be negative, not ", query.page));
+    return absl::InvalidArgumentError(absl::StrCat("page must not be negative, not ", query.page));
   }
   return absl::OkStatus();
 }
@@ -85,14 +83,13 @@ absl::Status DuplicateTenantNameError(const Tenant& tenant) {
 
 absl::Status DuplicateProfileNameError(const DeviceProfile& profile) {
   return absl::AlreadyExistsError(absl::StrCat("device profile named '", profile.name(),
-                                               "' already exists in tenant '",
-                                               profile.tenant_id(), "'"));
+                                               "' already exists in tenant '", profile.tenant_id(),
+                                               "'"));
 }
 
 absl::Status DuplicateDeviceNameError(const Device& device) {
-  return absl::AlreadyExistsError(absl::StrCat("device named '", device.name(),
-                                               "' already exists in tenant '",
-                                               device.tenant_id(), "'"));
+  return absl::AlreadyExistsError(absl::StrCat(
+      "device named '", device.name(), "' already exists in tenant '", device.tenant_id(), "'"));
 }
 
 absl::Status DuplicateAccessTokenError(const Device& device) {
@@ -101,9 +98,9 @@ absl::Status DuplicateAccessTokenError(const Device& device) {
 }
 
 absl::Status DuplicatePackageTitleVersionError(const OtaPackage& package) {
-  return absl::AlreadyExistsError(absl::StrCat(
-      "OTA package with title '", package.title(), "' and version '", package.version(),
-      "' already exists in tenant '", package.tenant_id(), "'"));
+  return absl::AlreadyExistsError(
+      absl::StrCat("OTA package with title '", package.title(), "' and version '",
+                   package.version(), "' already exists in tenant '", package.tenant_id(), "'"));
 }
 
 absl::Status MissingReferenceError(absl::string_view entity, absl::string_view id,
@@ -113,18 +110,16 @@ absl::Status MissingReferenceError(absl::string_view entity, absl::string_view i
                                                     "', which does not exist"));
 }
 
-absl::Status PackageStillReferencedError(absl::string_view id,
-                                         const PackageReferences& refs) {
+absl::Status PackageStillReferencedError(absl::string_view id, const PackageReferences& refs) {
   return absl::FailedPreconditionError(
       absl::StrCat("OTA package '", id, "' is still referenced by ", refs.devices,
                    " device(s) and ", refs.profiles, " device profile(s)"));
 }
 
-absl::Status ProfileStillReferencedError(absl::string_view id, int64_t devices,
-                                         int64_t packages) {
+absl::Status ProfileStillReferencedError(absl::string_view id, int64_t devices, int64_t packages) {
   return absl::FailedPreconditionError(
-      absl::StrCat("device profile '", id, "' is still referenced by ", devices,
-                   " device(s) and ", packages, " OTA package(s)"));
+      absl::StrCat("device profile '", id, "' is still referenced by ", devices, " device(s) and ",
+                   packages, " OTA package(s)"));
 }
 
 }  // namespace metadata_internal

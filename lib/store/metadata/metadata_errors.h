@@ -63,8 +63,7 @@ absl::Status MissingReferenceError(absl::string_view entity, absl::string_view i
                                    const Reference& missing);
 // kFailedPrecondition for a delete the store refuses because others refer to the row.
 absl::Status PackageStillReferencedError(absl::string_view id, const PackageReferences& refs);
-absl::Status ProfileStillReferencedError(absl::string_view id, int64_t devices,
-                                         int64_t packages);
+absl::Status ProfileStillReferencedError(absl::string_view id, int64_t devices, int64_t packages);
 
 }  // namespace metadata_internal
 }  // namespace fwota

@@ -46,17 +46,16 @@ absl::Status StatusFromException(const std::exception& e) {
       return absl::InternalError(absl::StrCat("sqlite metadata store: ", e.what()));
     }
     const int code = sqlite->getExtendedErrorCode() > 0 ? sqlite->getExtendedErrorCode()
-                                                         : sqlite->getErrorCode();
+                                                        : sqlite->getErrorCode();
     return StatusFromSqliteCode(code, e.what());
   }
   return absl::InternalError(absl::StrCat("sqlite metadata store: ", e.what()));
 }
 
-absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(
-    const std::string& path) {
+absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(const std::string& path) {
   return CatchAll([&]() -> absl::StatusOr<std::unique_ptr<SqliteConnection>> {
-    auto db = std::make_unique<SQLite::Database>(
-        path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, kSqliteBusyTimeoutMs);
+    auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE,
+                                                 kSqliteBusyTimeoutMs);
     std::unique_ptr<SqliteConnection> connection(new SqliteConnection(std::move(db)));
     // Reading the header first: a file that is not a database fails here, and a newer
     // schema is refused before this build changes anything (even the journal mode).
@@ -66,9 +65,9 @@ absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(
     SQLite::Database& database = connection->db();
     const std::string journal = database.execAndGet("PRAGMA journal_mode=WAL").getString();
     if (journal != "wal" && !(path == ":memory:" && journal == "memory")) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "sqlite metadata store: cannot use WAL journal mode for '", path,
-          "' (it stays '", journal, "')"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("sqlite metadata store: cannot use WAL journal mode for '", path,
+                       "' (it stays '", journal, "')"));
     }
     database.exec("PRAGMA foreign_keys=ON");
     if (database.execAndGet("PRAGMA foreign_keys").getInt() != 1) {
@@ -83,12 +82,9 @@ absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(
   });
 }
 
-SqliteConnection::SqliteConnection(std::unique_ptr<SQLite::Database> db)
-    : db_(std::move(db)) {}
+SqliteConnection::SqliteConnection(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
 
-int SqliteConnection::UserVersion() {
-  return db_->execAndGet("PRAGMA user_version").getInt();
-}
+int SqliteConnection::UserVersion() { return db_->execAndGet("PRAGMA user_version").getInt(); }
 
 absl::Status SqliteConnection::Migrate() {
   if (UserVersion() == SqliteSchemaVersion()) return absl::OkStatus();
@@ -101,8 +97,8 @@ absl::Status SqliteConnection::Migrate() {
       if (version >= step.version) return absl::OkStatus();
       if (version != step.version - 1) {
         return absl::InternalError(absl::StrCat("sqlite metadata store: at schema version ",
-                                                version, ", cannot apply step ",
-                                                step.version, " (", step.description, ")"));
+                                                version, ", cannot apply step ", step.version, " (",
+                                                step.description, ")"));
       }
       db_->exec(std::string(step.sql));
       db_->exec(absl::StrCat("PRAGMA user_version = ", step.version));
@@ -112,9 +108,9 @@ absl::Status SqliteConnection::Migrate() {
     // Commits nothing unless the step committed; ends the read-only transaction too.
     RollbackQuietly();
     if (!status.ok()) {
-      return absl::Status(status.code(),
-                          absl::StrCat(status.message(), " [migrating to schema version ",
-                                       step.version, "]"));
+      return absl::Status(
+          status.code(),
+          absl::StrCat(status.message(), " [migrating to schema version ", step.version, "]"));
     }
   }
   return absl::OkStatus();

@@ -5,11 +5,11 @@
 #ifndef FWOTA_STORE_METADATA_SQLITE_CONNECTION_H_
 #define FWOTA_STORE_METADATA_SQLITE_CONNECTION_H_
 
+#include <SQLiteCpp/SQLiteCpp.h>
+
 #include <exception>
 #include <memory>
 #include <string>
-
-#include <SQLiteCpp/SQLiteCpp.h>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"

@@ -2,6 +2,7 @@
 // BEGIN IMMEDIATE transaction per RunInTransaction, and one real column per proto field
 // (sqlite_schema.cc). Constraint violations come back from SQLite and are mapped here to
 // the statuses of metadata_errors.h, which the in-memory store answers as well.
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 
 #include <cstdint>
@@ -10,261 +11,28 @@
 #include <utility>
 #include <vector>
 
-#include <SQLiteCpp/SQLiteCpp.h>
-
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/function_ref.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "fwota/metadata_stores.h"
 #include "fwota/status_macros.h"
 #include "lib/store/metadata/metadata_errors.h"
 #include "lib/store/metadata/sqlite_connection.h"
+#include "lib/store/metadata/sqlite_rows.h"
 
 namespace fwota {
 namespace {
 
+using metadata_internal::BindOptional;
+using metadata_internal::BindText;
 using metadata_internal::CatchAll;
+using metadata_internal::ReadInt64;
+using metadata_internal::ReadText;
 using metadata_internal::Reference;
+using metadata_internal::Row;
 using metadata_internal::SqliteConnection;
-
-// ---------------------------------------------------------------------------------------
-// Tables and rows.
-
-// The SQL of one table, generated from its column list (columns[0] is the id). Insert
-// and update bind the same numbered parameters (?1 is the id), so one Bind per entity
-// serves both.
-struct TableSql {
-  TableSql(std::string table, std::vector<std::string> columns)
-      : name(std::move(table)), column_list(absl::StrJoin(columns, ", ")) {
-    std::vector<std::string> params, assignments;
-    for (size_t i = 0; i < columns.size(); ++i) {
-      params.push_back(absl::StrCat("?", i + 1));
-      if (i > 0) assignments.push_back(absl::StrCat(columns[i], " = ?", i + 1));
-    }
-    select = absl::StrCat("SELECT ", column_list, " FROM ", name);
-    insert = absl::StrCat("INSERT INTO ", name, " (", column_list, ") VALUES (",
-                          absl::StrJoin(params, ", "), ")");
-    update = absl::StrCat("UPDATE ", name, " SET ", absl::StrJoin(assignments, ", "),
-                          " WHERE id = ?1");
-    by_id = absl::StrCat(select, " WHERE id = ?1");
-    remove = absl::StrCat("DELETE FROM ", name, " WHERE id = ?1");
-  }
-
-  std::string name;
-  std::string column_list;
-  std::string select;
-  std::string insert;
-  std::string update;
-  std::string by_id;
-  std::string remove;
-};
-
-void BindText(SQLite::Statement& s, int index, absl::string_view text) {
-  s.bind(index, std::string(text));
-}
-
-// An empty id (or token, or content address) is NULL in the column.
-void BindOptional(SQLite::Statement& s, int index, absl::string_view text) {
-  if (text.empty()) {
-    s.bind(index);
-  } else {
-    BindText(s, index, text);
-  }
-}
-
-// NULL reads as "" (the proto's "none").
-std::string ReadText(SQLite::Statement& s, int index) {
-  SQLite::Column column = s.getColumn(index);
-  const char* text = column.getText("");
-  return std::string(text, static_cast<size_t>(column.getBytes()));
-}
-
-int64_t ReadInt64(SQLite::Statement& s, int index) { return s.getColumn(index).getInt64(); }
-
-// The column order of each table, its Bind and its Read. Keep the three in step.
-template <typename T>
-struct Row;
-
-template <>
-struct Row<Tenant> {
-  static const TableSql& Sql() {
-    static const TableSql* sql = new TableSql("tenant", {"id", "name", "created_time"});
-    return *sql;
-  }
-  static void Bind(SQLite::Statement& s, const Tenant& t) {
-    BindText(s, 1, t.id());
-    BindText(s, 2, t.name());
-    s.bind(3, static_cast<int64_t>(t.created_time()));
-  }
-  static Tenant Read(SQLite::Statement& s) {
-    Tenant t;
-    t.set_id(ReadText(s, 0));
-    t.set_name(ReadText(s, 1));
-    t.set_created_time(ReadInt64(s, 2));
-    return t;
-  }
-};
-
-template <>
-struct Row<DeviceProfile> {
-  static const TableSql& Sql() {
-    static const TableSql* sql =
-        new TableSql("device_profile", {"id", "tenant_id", "name", "description",
-                                        "created_time", "firmware_id", "software_id"});
-    return *sql;
-  }
-  static void Bind(SQLite::Statement& s, const DeviceProfile& p) {
-    BindText(s, 1, p.id());
-    BindOptional(s, 2, p.tenant_id());
-    BindText(s, 3, p.name());
-    BindText(s, 4, p.description());
-    s.bind(5, static_cast<int64_t>(p.created_time()));
-    BindOptional(s, 6, p.firmware_id());
-    BindOptional(s, 7, p.software_id());
-  }
-  static DeviceProfile Read(SQLite::Statement& s) {
-    DeviceProfile p;
-    p.set_id(ReadText(s, 0));
-    p.set_tenant_id(ReadText(s, 1));
-    p.set_name(ReadText(s, 2));
-    p.set_description(ReadText(s, 3));
-    p.set_created_time(ReadInt64(s, 4));
-    p.set_firmware_id(ReadText(s, 5));
-    p.set_software_id(ReadText(s, 6));
-    return p;
-  }
-};
-
-template <>
-struct Row<Device> {
-  static const TableSql& Sql() {
-    static const TableSql* sql = new TableSql(
-        "device", {"id", "tenant_id", "device_profile_id", "name", "type", "access_token",
-                   "created_time", "firmware_id", "software_id"});
-    return *sql;
-  }
-  static void Bind(SQLite::Statement& s, const Device& d) {
-    BindText(s, 1, d.id());
-    BindOptional(s, 2, d.tenant_id());
-    BindOptional(s, 3, d.device_profile_id());
-    BindText(s, 4, d.name());
-    BindText(s, 5, d.type());
-    BindOptional(s, 6, d.access_token());
-    s.bind(7, static_cast<int64_t>(d.created_time()));
-    BindOptional(s, 8, d.firmware_id());
-    BindOptional(s, 9, d.software_id());
-  }
-  static Device Read(SQLite::Statement& s) {
-    Device d;
-    d.set_id(ReadText(s, 0));
-    d.set_tenant_id(ReadText(s, 1));
-    d.set_device_profile_id(ReadText(s, 2));
-    d.set_name(ReadText(s, 3));
-    d.set_type(ReadText(s, 4));
-    d.set_access_token(ReadText(s, 5));
-    d.set_created_time(ReadInt64(s, 6));
-    d.set_firmware_id(ReadText(s, 7));
-    d.set_software_id(ReadText(s, 8));
-    return d;
-  }
-};
-
-template <>
-struct Row<OtaPackage> {
-  static const TableSql& Sql() {
-    static const TableSql* sql = new TableSql(
-        "ota_package",
-        {"id", "tenant_id", "device_profile_id", "type", "title", "version", "tag", "url",
-         "has_data", "file_name", "content_type", "checksum_algorithm", "checksum",
-         "data_size", "sha256", "additional_info_json", "created_time"});
-    return *sql;
-  }
-  static void Bind(SQLite::Statement& s, const OtaPackage& p) {
-    BindText(s, 1, p.id());
-    BindOptional(s, 2, p.tenant_id());
-    BindOptional(s, 3, p.device_profile_id());
-    s.bind(4, static_cast<int32_t>(p.type()));
-    BindText(s, 5, p.title());
-    BindText(s, 6, p.version());
-    BindText(s, 7, p.tag());
-    BindText(s, 8, p.url());
-    s.bind(9, static_cast<int32_t>(p.has_data() ? 1 : 0));
-    BindText(s, 10, p.file_name());
-    BindText(s, 11, p.content_type());
-    s.bind(12, static_cast<int32_t>(p.checksum_algorithm()));
-    BindText(s, 13, p.checksum());
-    s.bind(14, static_cast<int64_t>(p.data_size()));
-    BindOptional(s, 15, p.sha256());
-    BindText(s, 16, p.additional_info_json());
-    s.bind(17, static_cast<int64_t>(p.created_time()));
-  }
-  static OtaPackage Read(SQLite::Statement& s) {
-    OtaPackage p;
-    p.set_id(ReadText(s, 0));
-    p.set_tenant_id(ReadText(s, 1));
-    p.set_device_profile_id(ReadText(s, 2));
-    p.set_type(static_cast<OtaPackageType>(s.getColumn(3).getInt()));
-    p.set_title(ReadText(s, 4));
-    p.set_version(ReadText(s, 5));
-    p.set_tag(ReadText(s, 6));
-    p.set_url(ReadText(s, 7));
-    p.set_has_data(s.getColumn(8).getInt() != 0);
-    p.set_file_name(ReadText(s, 9));
-    p.set_content_type(ReadText(s, 10));
-    p.set_checksum_algorithm(
-        static_cast<::fwota::v1::ChecksumAlgorithm>(s.getColumn(11).getInt()));
-    p.set_checksum(ReadText(s, 12));
-    p.set_data_size(ReadInt64(s, 13));
-    p.set_sha256(ReadText(s, 14));
-    p.set_additional_info_json(ReadText(s, 15));
-    p.set_created_time(ReadInt64(s, 16));
-    return p;
-  }
-};
-
-template <>
-struct Row<AuditEvent> {
-  static const TableSql& Sql() {
-    static const TableSql* sql = new TableSql(
-        "audit_event",
-        {"id", "tenant_id", "entity_type", "entity_id", "entity_name", "user_name",
-         "action_type", "action_status", "action_data_json", "failure_details",
-         "created_time"});
-    return *sql;
-  }
-  static void Bind(SQLite::Statement& s, const AuditEvent& e) {
-    BindText(s, 1, e.id());
-    BindOptional(s, 2, e.tenant_id());
-    BindText(s, 3, e.entity_type());
-    BindText(s, 4, e.entity_id());
-    BindText(s, 5, e.entity_name());
-    BindText(s, 6, e.user_name());
-    s.bind(7, static_cast<int32_t>(e.action_type()));
-    s.bind(8, static_cast<int32_t>(e.action_status()));
-    BindText(s, 9, e.action_data_json());
-    BindText(s, 10, e.failure_details());
-    s.bind(11, static_cast<int64_t>(e.created_time()));
-  }
-  static AuditEvent Read(SQLite::Statement& s) {
-    AuditEvent e;
-    e.set_id(ReadText(s, 0));
-    e.set_tenant_id(ReadText(s, 1));
-    e.set_entity_type(ReadText(s, 2));
-    e.set_entity_id(ReadText(s, 3));
-    e.set_entity_name(ReadText(s, 4));
-    e.set_user_name(ReadText(s, 5));
-    e.set_action_type(static_cast<::fwota::v1::AuditActionType>(s.getColumn(6).getInt()));
-    e.set_action_status(
-        static_cast<::fwota::v1::AuditActionStatus>(s.getColumn(7).getInt()));
-    e.set_action_data_json(ReadText(s, 8));
-    e.set_failure_details(ReadText(s, 9));
-    e.set_created_time(ReadInt64(s, 10));
-    return e;
-  }
-};
 
 // A cached statement for one use: reset again when the use ends, so that no statement
 // keeps a read cursor open across COMMIT or ROLLBACK.
@@ -327,8 +95,9 @@ class SqliteTransaction final : public MetadataTransaction {
   absl::Status InsertTenant(const Tenant& tenant) override {
     FWOTA_RETURN_IF_ERROR(
         metadata_internal::CheckIdPresent(metadata_internal::kTenant, tenant.id()));
-    return Write(metadata_internal::kTenant, Row<Tenant>::Sql().insert, tenant, {},
-                 [&](absl::string_view) { return metadata_internal::DuplicateTenantNameError(tenant); });
+    return Write(
+        metadata_internal::kTenant, Row<Tenant>::Sql().insert, tenant, {},
+        [&](absl::string_view) { return metadata_internal::DuplicateTenantNameError(tenant); });
   }
 
   absl::StatusOr<Tenant> GetTenant(absl::string_view id) override {
@@ -376,11 +145,9 @@ class SqliteTransaction final : public MetadataTransaction {
             absl::StrCat("name '", name, "' in tenant '", tenant_id, "'")));
   }
 
-  absl::StatusOr<std::vector<DeviceProfile>> ListProfiles(
-      absl::string_view tenant_id) override {
+  absl::StatusOr<std::vector<DeviceProfile>> ListProfiles(absl::string_view tenant_id) override {
     return QueryAll<DeviceProfile>(
-        absl::StrCat(Row<DeviceProfile>::Sql().select,
-                     " WHERE tenant_id = ?1 ORDER BY name, id"),
+        absl::StrCat(Row<DeviceProfile>::Sql().select, " WHERE tenant_id = ?1 ORDER BY name, id"),
         [&](SQLite::Statement& s) { BindText(s, 1, tenant_id); });
   }
 
@@ -389,8 +156,7 @@ class SqliteTransaction final : public MetadataTransaction {
                   [&]() -> absl::Status {
                     FWOTA_ASSIGN_OR_RETURN(int64_t devices, CountDevicesInProfile(id));
                     FWOTA_ASSIGN_OR_RETURN(int64_t packages, CountPackagesInProfile(id));
-                    return metadata_internal::ProfileStillReferencedError(id, devices,
-                                                                         packages);
+                    return metadata_internal::ProfileStillReferencedError(id, devices, packages);
                   });
   }
 
@@ -423,10 +189,10 @@ class SqliteTransaction final : public MetadataTransaction {
   }
 
   absl::StatusOr<Device> FindDeviceByAccessToken(absl::string_view token) override {
-    return QueryOne<Device>(absl::StrCat(Row<Device>::Sql().select, " WHERE access_token = ?1"),
-                            [&](SQLite::Statement& s) { BindText(s, 1, token); },
-                            metadata_internal::NotFoundError(metadata_internal::kDevice,
-                                                             "the given access token"));
+    return QueryOne<Device>(
+        absl::StrCat(Row<Device>::Sql().select, " WHERE access_token = ?1"),
+        [&](SQLite::Statement& s) { BindText(s, 1, token); },
+        metadata_internal::NotFoundError(metadata_internal::kDevice, "the given access token"));
   }
 
   absl::StatusOr<std::vector<Device>> ListDevices(absl::string_view tenant_id,
@@ -478,20 +244,19 @@ class SqliteTransaction final : public MetadataTransaction {
           BindText(s, 2, title);
           BindText(s, 3, version);
         },
-        metadata_internal::NotFoundError(
-            metadata_internal::kPackage, absl::StrCat("title '", title, "' and version '",
-                                                      version, "' in tenant '", tenant_id, "'")));
+        metadata_internal::NotFoundError(metadata_internal::kPackage,
+                                         absl::StrCat("title '", title, "' and version '", version,
+                                                      "' in tenant '", tenant_id, "'")));
   }
 
   absl::StatusOr<Page<OtaPackage>> ListPackages(absl::string_view tenant_id,
                                                 const PageQuery& query) override {
     FWOTA_RETURN_IF_ERROR(metadata_internal::CheckPageQuery(query));
     const std::string where = absl::StrCat(" WHERE tenant_id = ?1 AND ", TitleSearch("title"));
-    return ListPage<OtaPackage>(
-        absl::StrCat("SELECT COUNT(*) FROM ota_package", where),
-        absl::StrCat(Row<OtaPackage>::Sql().select, where, PackageOrderBy(query),
-                     " LIMIT ?3 OFFSET ?4"),
-        query, [&](SQLite::Statement& s) { BindText(s, 1, tenant_id); });
+    return ListPage<OtaPackage>(absl::StrCat("SELECT COUNT(*) FROM ota_package", where),
+                                absl::StrCat(Row<OtaPackage>::Sql().select, where,
+                                             PackageOrderBy(query), " LIMIT ?3 OFFSET ?4"),
+                                query, [&](SQLite::Statement& s) { BindText(s, 1, tenant_id); });
   }
 
   absl::StatusOr<std::vector<OtaPackage>> ListProfilePackages(absl::string_view tenant_id,
@@ -513,8 +278,7 @@ class SqliteTransaction final : public MetadataTransaction {
                  [&](SQLite::Statement& s) { BindText(s, 1, profile_id); });
   }
 
-  absl::StatusOr<PackageReferences> CountPackageReferences(
-      absl::string_view package_id) override {
+  absl::StatusOr<PackageReferences> CountPackageReferences(absl::string_view package_id) override {
     PackageReferences refs;
     FWOTA_ASSIGN_OR_RETURN(
         refs.devices,
@@ -552,13 +316,12 @@ class SqliteTransaction final : public MetadataTransaction {
 
   // Audit log.
   absl::Status AppendAudit(const AuditEvent& event) override {
-    FWOTA_RETURN_IF_ERROR(
-        metadata_internal::CheckIdPresent(metadata_internal::kAudit, event.id()));
-    return Write(metadata_internal::kAudit, Row<AuditEvent>::Sql().insert, event,
-                 metadata_internal::ReferencesOf(event), [&](absl::string_view what) {
-                   return absl::AlreadyExistsError(
-                       absl::StrCat("audit event '", event.id(), "': ", what));
-                 });
+    FWOTA_RETURN_IF_ERROR(metadata_internal::CheckIdPresent(metadata_internal::kAudit, event.id()));
+    return Write(
+        metadata_internal::kAudit, Row<AuditEvent>::Sql().insert, event,
+        metadata_internal::ReferencesOf(event), [&](absl::string_view what) {
+          return absl::AlreadyExistsError(absl::StrCat("audit event '", event.id(), "': ", what));
+        });
   }
 
   absl::StatusOr<Page<AuditEvent>> ListAudit(absl::string_view tenant_id,
@@ -570,8 +333,8 @@ class SqliteTransaction final : public MetadataTransaction {
     const char* direction = query.ascending ? "ASC" : "DESC";
     return ListPage<AuditEvent>(
         absl::StrCat("SELECT COUNT(*) FROM audit_event", where),
-        absl::StrCat(Row<AuditEvent>::Sql().select, where, " ORDER BY created_time ",
-                     direction, ", id ", direction, " LIMIT ?3 OFFSET ?4"),
+        absl::StrCat(Row<AuditEvent>::Sql().select, where, " ORDER BY created_time ", direction,
+                     ", id ", direction, " LIMIT ?3 OFFSET ?4"),
         query, [&](SQLite::Statement& s) { BindOptional(s, 1, tenant_id); });
   }
 
@@ -705,19 +468,18 @@ class SqliteTransaction final : public MetadataTransaction {
   }
 
   absl::Status WriteProfile(const std::string& sql, const DeviceProfile& profile) {
-    FWOTA_RETURN_IF_ERROR(metadata_internal::CheckTenantPresent(
-        metadata_internal::kProfile, profile.id(), profile.tenant_id()));
-    return Write(metadata_internal::kProfile, sql, profile,
-                 metadata_internal::ReferencesOf(profile), [&](absl::string_view) {
-                   return metadata_internal::DuplicateProfileNameError(profile);
-                 });
+    FWOTA_RETURN_IF_ERROR(metadata_internal::CheckTenantPresent(metadata_internal::kProfile,
+                                                                profile.id(), profile.tenant_id()));
+    return Write(
+        metadata_internal::kProfile, sql, profile, metadata_internal::ReferencesOf(profile),
+        [&](absl::string_view) { return metadata_internal::DuplicateProfileNameError(profile); });
   }
 
   absl::Status WriteDevice(const std::string& sql, const Device& device) {
-    FWOTA_RETURN_IF_ERROR(metadata_internal::CheckTenantPresent(
-        metadata_internal::kDevice, device.id(), device.tenant_id()));
-    return Write(metadata_internal::kDevice, sql, device,
-                 metadata_internal::ReferencesOf(device), [&](absl::string_view what) {
+    FWOTA_RETURN_IF_ERROR(metadata_internal::CheckTenantPresent(metadata_internal::kDevice,
+                                                                device.id(), device.tenant_id()));
+    return Write(metadata_internal::kDevice, sql, device, metadata_internal::ReferencesOf(device),
+                 [&](absl::string_view what) {
                    return absl::StrContains(what, "device.access_token")
                               ? metadata_internal::DuplicateAccessTokenError(device)
                               : metadata_internal::DuplicateDeviceNameError(device);
@@ -725,8 +487,8 @@ class SqliteTransaction final : public MetadataTransaction {
   }
 
   absl::Status WritePackage(const std::string& sql, const OtaPackage& package) {
-    FWOTA_RETURN_IF_ERROR(metadata_internal::CheckTenantPresent(
-        metadata_internal::kPackage, package.id(), package.tenant_id()));
+    FWOTA_RETURN_IF_ERROR(metadata_internal::CheckTenantPresent(metadata_internal::kPackage,
+                                                                package.id(), package.tenant_id()));
     return Write(metadata_internal::kPackage, sql, package,
                  metadata_internal::ReferencesOf(package), [&](absl::string_view) {
                    return metadata_internal::DuplicatePackageTitleVersionError(package);
@@ -808,8 +570,7 @@ class SqliteMetadataStore final : public MetadataStore {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<MetadataStore>> OpenSqliteMetadataStore(
-    const std::string& path) {
+absl::StatusOr<std::unique_ptr<MetadataStore>> OpenSqliteMetadataStore(const std::string& path) {
   FWOTA_ASSIGN_OR_RETURN(std::unique_ptr<SqliteConnection> connection,
                          SqliteConnection::Open(path));
   return std::unique_ptr<MetadataStore>(new SqliteMetadataStore(std::move(connection)));

@@ -17,9 +17,9 @@ namespace fwota {
 namespace metadata_internal {
 
 struct SqliteMigration {
-  int version;                   // user_version after this step
+  int version;  // user_version after this step
   absl::string_view description;
-  absl::string_view sql;         // one or more statements
+  absl::string_view sql;  // one or more statements
 };
 
 // Every step, ordered by version, starting at 1 (the initial schema). The last step's

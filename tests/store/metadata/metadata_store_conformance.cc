@@ -57,9 +57,8 @@ Device MakeDevice(const std::string& id, const std::string& tenant_id,
 }
 
 OtaPackage MakePackage(const std::string& id, const std::string& tenant_id,
-                       const std::string& profile_id, OtaPackageType type,
-                       const std::string& title, const std::string& version,
-                       int64_t created_time) {
+                       const std::string& profile_id, OtaPackageType type, const std::string& title,
+                       const std::string& version, int64_t created_time) {
   OtaPackage p;
   p.set_id(id);
   p.set_tenant_id(tenant_id);
@@ -185,8 +184,7 @@ TEST_P(MetadataStoreConformanceTest, EmptyIdsAreInvalid) {
   InTransaction([](MetadataTransaction& tx) {
     FWOTA_EXPECT_CODE(tx.InsertTenant(MakeTenant("", "x")), kInvalidArgument);
     FWOTA_EXPECT_CODE(tx.InsertProfile(MakeProfile("", "t1", "x")), kInvalidArgument);
-    FWOTA_EXPECT_CODE(tx.InsertDevice(MakeDevice("", "t1", "p1", "x", "tok")),
-                      kInvalidArgument);
+    FWOTA_EXPECT_CODE(tx.InsertDevice(MakeDevice("", "t1", "p1", "x", "tok")), kInvalidArgument);
     FWOTA_EXPECT_CODE(tx.InsertPackage(MakePackage("", "t1", "p1", FIRMWARE, "x", "1")),
                       kInvalidArgument);
     FWOTA_EXPECT_CODE(tx.AppendAudit(MakeAudit("", "t1", "x", 1)), kInvalidArgument);
@@ -352,8 +350,7 @@ TEST_P(MetadataStoreConformanceTest, DeviceDuplicates) {
     FWOTA_EXPECT_OK(tx.InsertDevice(MakeDevice("d1", "t1", "p1", "dev", "tok")));
     FWOTA_EXPECT_CODE(tx.InsertDevice(MakeDevice("d1", "t1", "p1", "dev2", "tok2")),
                       kAlreadyExists);
-    FWOTA_EXPECT_CODE(tx.InsertDevice(MakeDevice("d2", "t1", "p2", "dev", "tok2")),
-                      kAlreadyExists);
+    FWOTA_EXPECT_CODE(tx.InsertDevice(MakeDevice("d2", "t1", "p2", "dev", "tok2")), kAlreadyExists);
     // Access tokens are unique across tenants.
     FWOTA_EXPECT_CODE(tx.InsertDevice(MakeDevice("d2", "t2", "p9", "other", "tok")),
                       kAlreadyExists);
@@ -662,13 +659,13 @@ void Add165Packages(MetadataStore& store) {
   FWOTA_EXPECT_OK(store.RunInTransaction([](MetadataTransaction& tx) {
     for (int n = 0; n < 165; ++n) {
       const int i = (n * 7) % 165;  // 7 is coprime to 165: a permutation
-      FWOTA_RETURN_IF_ERROR(tx.InsertPackage(
-          MakePackage(absl::StrFormat("pkg-%03d", i), "t1", "p1", FIRMWARE, "fw",
-                      absl::StrCat("1.", i), /*created_time=*/1000 + i / 2)));
+      FWOTA_RETURN_IF_ERROR(
+          tx.InsertPackage(MakePackage(absl::StrFormat("pkg-%03d", i), "t1", "p1", FIRMWARE, "fw",
+                                       absl::StrCat("1.", i), /*created_time=*/1000 + i / 2)));
     }
     for (int i = 0; i < 3; ++i) {
-      FWOTA_RETURN_IF_ERROR(tx.InsertPackage(MakePackage(
-          absl::StrCat("other-", i), "t2", "p9", FIRMWARE, "fw", absl::StrCat("1.", i))));
+      FWOTA_RETURN_IF_ERROR(tx.InsertPackage(MakePackage(absl::StrCat("other-", i), "t2", "p9",
+                                                         FIRMWARE, "fw", absl::StrCat("1.", i))));
     }
     return absl::OkStatus();
   }));
@@ -765,8 +762,8 @@ TEST_P(MetadataStoreConformanceTest, SearchIsCaseInsensitiveSubstring) {
   InTransaction([](MetadataTransaction& tx) {
     int n = 0;
     for (const char* title : {"Alpha", "ALPHA-2", "my alphabet", "Beta", "gamma"}) {
-      FWOTA_EXPECT_OK(tx.InsertPackage(
-          MakePackage(absl::StrCat("k", n++), "t1", "p1", FIRMWARE, title, "1")));
+      FWOTA_EXPECT_OK(
+          tx.InsertPackage(MakePackage(absl::StrCat("k", n++), "t1", "p1", FIRMWARE, title, "1")));
     }
     FWOTA_EXPECT_OK(tx.InsertPackage(MakePackage("x1", "t2", "p9", FIRMWARE, "alpha", "1")));
   });
@@ -786,10 +783,10 @@ TEST_P(MetadataStoreConformanceTest, SearchTreatsPercentAndUnderscoreLiterally) 
   AddTenantsAndProfiles();
   InTransaction([](MetadataTransaction& tx) {
     int n = 0;
-    for (const char* title : {"50% off", "500 off", "a_b", "axb", "back\\slash", "[x]",
-                              "it's", "x*y"}) {
-      FWOTA_EXPECT_OK(tx.InsertPackage(
-          MakePackage(absl::StrCat("k", n++), "t1", "p1", FIRMWARE, title, "1")));
+    for (const char* title :
+         {"50% off", "500 off", "a_b", "axb", "back\\slash", "[x]", "it's", "x*y"}) {
+      FWOTA_EXPECT_OK(
+          tx.InsertPackage(MakePackage(absl::StrCat("k", n++), "t1", "p1", FIRMWARE, title, "1")));
     }
   });
   InTransaction([](MetadataTransaction& tx) {
@@ -833,9 +830,9 @@ TEST_P(MetadataStoreConformanceTest, SortByEachPropertyBothDirections) {
     const char* versions[] = {"2.0", "10.0", "1.0", "1.5"};
     for (int n = 0; n < 12; ++n) {
       const int i = (n * 5) % 12;
-      OtaPackage p = MakePackage(absl::StrFormat("k%02d", i), "t1", "p1",
-                                 i % 2 == 0 ? FIRMWARE : SOFTWARE, titles[i % 3],
-                                 versions[i / 3], /*created_time=*/100 + i % 5);
+      OtaPackage p =
+          MakePackage(absl::StrFormat("k%02d", i), "t1", "p1", i % 2 == 0 ? FIRMWARE : SOFTWARE,
+                      titles[i % 3], versions[i / 3], /*created_time=*/100 + i % 5);
       p.set_data_size((i % 4) * 1000);
       FWOTA_EXPECT_OK(tx.InsertPackage(p));
     }
@@ -893,8 +890,8 @@ TEST_P(MetadataStoreConformanceTest, TitleSortIsByteOrder) {
   InTransaction([](MetadataTransaction& tx) {
     int n = 0;
     for (const char* title : {"b", "B", "a", "A", "é", "_"}) {
-      FWOTA_EXPECT_OK(tx.InsertPackage(
-          MakePackage(absl::StrCat("k", n++), "t1", "p1", FIRMWARE, title, "1")));
+      FWOTA_EXPECT_OK(
+          tx.InsertPackage(MakePackage(absl::StrCat("k", n++), "t1", "p1", FIRMWARE, title, "1")));
     }
     EXPECT_THAT(SearchTitles(tx, ""), ElementsAre("A", "B", "_", "a", "b", "é"));
   });
@@ -919,9 +916,8 @@ TEST_P(MetadataStoreConformanceTest, AuditPagingNewestFirst) {
   for (int page_number = 0;; ++page_number) {
     ASSERT_LT(page_number, 10);
     Page<AuditEvent> page;
-    InTransaction([&](MetadataTransaction& tx) {
-      page = Must(tx.ListAudit("t1", Query(7, page_number)));
-    });
+    InTransaction(
+        [&](MetadataTransaction& tx) { page = Must(tx.ListAudit("t1", Query(7, page_number))); });
     EXPECT_EQ(page.total_elements, 30);
     EXPECT_EQ(page.total_pages, 5);
     seen.insert(seen.end(), page.data.begin(), page.data.end());
@@ -940,8 +936,7 @@ TEST_P(MetadataStoreConformanceTest, AuditPagingNewestFirst) {
     EXPECT_THAT(Ids(Must(tx.ListAudit("", Query(10))).data), ElementsAre("c0"));
     PageQuery oldest_first = Query(3);
     oldest_first.ascending = true;
-    EXPECT_THAT(Ids(Must(tx.ListAudit("t1", oldest_first)).data),
-                ElementsAre("a00", "a01", "a02"));
+    EXPECT_THAT(Ids(Must(tx.ListAudit("t1", oldest_first)).data), ElementsAre("a00", "a01", "a02"));
   });
 }
 

@@ -33,9 +33,7 @@ struct MetadataStoreFactory {
 };
 
 // gtest prints a parameter by this name instead of its bytes.
-inline void PrintTo(const MetadataStoreFactory& factory, std::ostream* os) {
-  *os << factory.name;
-}
+inline void PrintTo(const MetadataStoreFactory& factory, std::ostream* os) { *os << factory.name; }
 
 inline std::string MetadataStoreFactoryName(
     const ::testing::TestParamInfo<MetadataStoreFactory>& info) {
@@ -86,9 +84,8 @@ Device MakeDevice(const std::string& id, const std::string& tenant_id,
                   const std::string& access_token, int64_t created_time = 3);
 // A package with uploaded data (has_data, sha256 "blob-<id>", data_size 100).
 OtaPackage MakePackage(const std::string& id, const std::string& tenant_id,
-                       const std::string& profile_id, OtaPackageType type,
-                       const std::string& title, const std::string& version,
-                       int64_t created_time = 4);
+                       const std::string& profile_id, OtaPackageType type, const std::string& title,
+                       const std::string& version, int64_t created_time = 4);
 AuditEvent MakeAudit(const std::string& id, const std::string& tenant_id,
                      const std::string& entity_name, int64_t created_time);
 

@@ -2,6 +2,8 @@
 // file-backed store has: persistence, schema versions and migrations, pragmas, and the
 // mapping of SQLite trouble (a newer schema, a file that is no database, a lock held by
 // another connection) to statuses.
+#include <SQLiteCpp/SQLiteCpp.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -11,8 +13,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <SQLiteCpp/SQLiteCpp.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -118,8 +118,7 @@ TEST(SqliteMetadataStoreTest, CommittedDataIsInTheFileForOtherConnections) {
   SQLite::Database db(path, SQLite::OPEN_READONLY);
   EXPECT_EQ(db.execAndGet("SELECT name FROM tenant WHERE id = 't1'").getString(), "One");
   // Empty ids are NULL in the columns, not ''.
-  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM audit_event WHERE tenant_id = 't1'").getInt(),
-            1);
+  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM audit_event WHERE tenant_id = 't1'").getInt(), 1);
   FWOTA_ASSERT_OK(store->RunInTransaction([](MetadataTransaction& tx) {
     return tx.InsertDevice(MakeDevice("d9", "t1", "", "no profile", ""));
   }));
@@ -293,10 +292,8 @@ TEST(SqliteMetadataStoreTest, EveryProtoFieldIsAColumn) {
   ASSERT_NE(MustOpen(path), nullptr);
   SQLite::Database db(path, SQLite::OPEN_READONLY);
   const std::vector<std::pair<std::string, const google::protobuf::Descriptor*>> tables = {
-      {"tenant", Tenant::descriptor()},
-      {"device_profile", DeviceProfile::descriptor()},
-      {"device", Device::descriptor()},
-      {"ota_package", OtaPackage::descriptor()},
+      {"tenant", Tenant::descriptor()},          {"device_profile", DeviceProfile::descriptor()},
+      {"device", Device::descriptor()},          {"ota_package", OtaPackage::descriptor()},
       {"audit_event", AuditEvent::descriptor()},
   };
   for (const auto& [table, descriptor] : tables) {
@@ -318,15 +315,13 @@ TEST(SqliteMetadataStoreTest, LockHeldByAnotherConnectionIsUnavailable) {
   {
     SQLite::Database other(path, SQLite::OPEN_READWRITE);
     other.exec("BEGIN IMMEDIATE");  // holds the write lock past the busy timeout
-    absl::Status status = store->RunInTransaction([](MetadataTransaction& tx) {
-      return tx.InsertTenant(MakeTenant("t1", "One"));
-    });
+    absl::Status status = store->RunInTransaction(
+        [](MetadataTransaction& tx) { return tx.InsertTenant(MakeTenant("t1", "One")); });
     EXPECT_THAT(status, HasCode(absl::StatusCode::kUnavailable));
     other.exec("ROLLBACK");
   }
-  FWOTA_EXPECT_OK(store->RunInTransaction([](MetadataTransaction& tx) {
-    return tx.InsertTenant(MakeTenant("t1", "One"));
-  }));
+  FWOTA_EXPECT_OK(store->RunInTransaction(
+      [](MetadataTransaction& tx) { return tx.InsertTenant(MakeTenant("t1", "One")); }));
 }
 
 TEST(SqliteMetadataStoreTest, TwoStoresOnOneFileLoseNoUpdates) {

@@ -1,0 +1,217 @@
+#include "lib/store/metadata/sqlite_rows.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace fwota {
+namespace metadata_internal {
+
+TableSql::TableSql(std::string table, std::vector<std::string> columns)
+    : name(std::move(table)), column_list(absl::StrJoin(columns, ", ")) {
+  std::vector<std::string> params, assignments;
+  for (size_t i = 0; i < columns.size(); ++i) {
+    params.push_back(absl::StrCat("?", i + 1));
+    if (i > 0) assignments.push_back(absl::StrCat(columns[i], " = ?", i + 1));
+  }
+  select = absl::StrCat("SELECT ", column_list, " FROM ", name);
+  insert = absl::StrCat("INSERT INTO ", name, " (", column_list, ") VALUES (",
+                        absl::StrJoin(params, ", "), ")");
+  update =
+      absl::StrCat("UPDATE ", name, " SET ", absl::StrJoin(assignments, ", "), " WHERE id = ?1");
+  by_id = absl::StrCat(select, " WHERE id = ?1");
+  remove = absl::StrCat("DELETE FROM ", name, " WHERE id = ?1");
+}
+
+void BindText(SQLite::Statement& s, int index, absl::string_view text) {
+  s.bind(index, std::string(text));
+}
+
+void BindOptional(SQLite::Statement& s, int index, absl::string_view text) {
+  if (text.empty()) {
+    s.bind(index);
+  } else {
+    BindText(s, index, text);
+  }
+}
+
+std::string ReadText(SQLite::Statement& s, int index) {
+  SQLite::Column column = s.getColumn(index);
+  const char* text = column.getText("");
+  return std::string(text, static_cast<size_t>(column.getBytes()));
+}
+
+int64_t ReadInt64(SQLite::Statement& s, int index) { return s.getColumn(index).getInt64(); }
+
+const TableSql& Row<Tenant>::Sql() {
+  static const TableSql* sql = new TableSql("tenant", {"id", "name", "created_time"});
+  return *sql;
+}
+
+void Row<Tenant>::Bind(SQLite::Statement& s, const Tenant& t) {
+  BindText(s, 1, t.id());
+  BindText(s, 2, t.name());
+  s.bind(3, static_cast<int64_t>(t.created_time()));
+}
+
+Tenant Row<Tenant>::Read(SQLite::Statement& s) {
+  Tenant t;
+  t.set_id(ReadText(s, 0));
+  t.set_name(ReadText(s, 1));
+  t.set_created_time(ReadInt64(s, 2));
+  return t;
+}
+
+const TableSql& Row<DeviceProfile>::Sql() {
+  static const TableSql* sql = new TableSql(
+      "device_profile",
+      {"id", "tenant_id", "name", "description", "created_time", "firmware_id", "software_id"});
+  return *sql;
+}
+
+void Row<DeviceProfile>::Bind(SQLite::Statement& s, const DeviceProfile& p) {
+  BindText(s, 1, p.id());
+  BindOptional(s, 2, p.tenant_id());
+  BindText(s, 3, p.name());
+  BindText(s, 4, p.description());
+  s.bind(5, static_cast<int64_t>(p.created_time()));
+  BindOptional(s, 6, p.firmware_id());
+  BindOptional(s, 7, p.software_id());
+}
+
+DeviceProfile Row<DeviceProfile>::Read(SQLite::Statement& s) {
+  DeviceProfile p;
+  p.set_id(ReadText(s, 0));
+  p.set_tenant_id(ReadText(s, 1));
+  p.set_name(ReadText(s, 2));
+  p.set_description(ReadText(s, 3));
+  p.set_created_time(ReadInt64(s, 4));
+  p.set_firmware_id(ReadText(s, 5));
+  p.set_software_id(ReadText(s, 6));
+  return p;
+}
+
+const TableSql& Row<Device>::Sql() {
+  static const TableSql* sql =
+      new TableSql("device", {"id", "tenant_id", "device_profile_id", "name", "type",
+                              "access_token", "created_time", "firmware_id", "software_id"});
+  return *sql;
+}
+
+void Row<Device>::Bind(SQLite::Statement& s, const Device& d) {
+  BindText(s, 1, d.id());
+  BindOptional(s, 2, d.tenant_id());
+  BindOptional(s, 3, d.device_profile_id());
+  BindText(s, 4, d.name());
+  BindText(s, 5, d.type());
+  BindOptional(s, 6, d.access_token());
+  s.bind(7, static_cast<int64_t>(d.created_time()));
+  BindOptional(s, 8, d.firmware_id());
+  BindOptional(s, 9, d.software_id());
+}
+
+Device Row<Device>::Read(SQLite::Statement& s) {
+  Device d;
+  d.set_id(ReadText(s, 0));
+  d.set_tenant_id(ReadText(s, 1));
+  d.set_device_profile_id(ReadText(s, 2));
+  d.set_name(ReadText(s, 3));
+  d.set_type(ReadText(s, 4));
+  d.set_access_token(ReadText(s, 5));
+  d.set_created_time(ReadInt64(s, 6));
+  d.set_firmware_id(ReadText(s, 7));
+  d.set_software_id(ReadText(s, 8));
+  return d;
+}
+
+const TableSql& Row<OtaPackage>::Sql() {
+  static const TableSql* sql = new TableSql(
+      "ota_package", {"id", "tenant_id", "device_profile_id", "type", "title", "version", "tag",
+                      "url", "has_data", "file_name", "content_type", "checksum_algorithm",
+                      "checksum", "data_size", "sha256", "additional_info_json", "created_time"});
+  return *sql;
+}
+
+void Row<OtaPackage>::Bind(SQLite::Statement& s, const OtaPackage& p) {
+  BindText(s, 1, p.id());
+  BindOptional(s, 2, p.tenant_id());
+  BindOptional(s, 3, p.device_profile_id());
+  s.bind(4, static_cast<int32_t>(p.type()));
+  BindText(s, 5, p.title());
+  BindText(s, 6, p.version());
+  BindText(s, 7, p.tag());
+  BindText(s, 8, p.url());
+  s.bind(9, static_cast<int32_t>(p.has_data() ? 1 : 0));
+  BindText(s, 10, p.file_name());
+  BindText(s, 11, p.content_type());
+  s.bind(12, static_cast<int32_t>(p.checksum_algorithm()));
+  BindText(s, 13, p.checksum());
+  s.bind(14, static_cast<int64_t>(p.data_size()));
+  BindOptional(s, 15, p.sha256());
+  BindText(s, 16, p.additional_info_json());
+  s.bind(17, static_cast<int64_t>(p.created_time()));
+}
+
+OtaPackage Row<OtaPackage>::Read(SQLite::Statement& s) {
+  OtaPackage p;
+  p.set_id(ReadText(s, 0));
+  p.set_tenant_id(ReadText(s, 1));
+  p.set_device_profile_id(ReadText(s, 2));
+  p.set_type(static_cast<OtaPackageType>(s.getColumn(3).getInt()));
+  p.set_title(ReadText(s, 4));
+  p.set_version(ReadText(s, 5));
+  p.set_tag(ReadText(s, 6));
+  p.set_url(ReadText(s, 7));
+  p.set_has_data(s.getColumn(8).getInt() != 0);
+  p.set_file_name(ReadText(s, 9));
+  p.set_content_type(ReadText(s, 10));
+  p.set_checksum_algorithm(static_cast<::fwota::v1::ChecksumAlgorithm>(s.getColumn(11).getInt()));
+  p.set_checksum(ReadText(s, 12));
+  p.set_data_size(ReadInt64(s, 13));
+  p.set_sha256(ReadText(s, 14));
+  p.set_additional_info_json(ReadText(s, 15));
+  p.set_created_time(ReadInt64(s, 16));
+  return p;
+}
+
+const TableSql& Row<AuditEvent>::Sql() {
+  static const TableSql* sql =
+      new TableSql("audit_event", {"id", "tenant_id", "entity_type", "entity_id", "entity_name",
+                                   "user_name", "action_type", "action_status", "action_data_json",
+                                   "failure_details", "created_time"});
+  return *sql;
+}
+
+void Row<AuditEvent>::Bind(SQLite::Statement& s, const AuditEvent& e) {
+  BindText(s, 1, e.id());
+  BindOptional(s, 2, e.tenant_id());
+  BindText(s, 3, e.entity_type());
+  BindText(s, 4, e.entity_id());
+  BindText(s, 5, e.entity_name());
+  BindText(s, 6, e.user_name());
+  s.bind(7, static_cast<int32_t>(e.action_type()));
+  s.bind(8, static_cast<int32_t>(e.action_status()));
+  BindText(s, 9, e.action_data_json());
+  BindText(s, 10, e.failure_details());
+  s.bind(11, static_cast<int64_t>(e.created_time()));
+}
+
+AuditEvent Row<AuditEvent>::Read(SQLite::Statement& s) {
+  AuditEvent e;
+  e.set_id(ReadText(s, 0));
+  e.set_tenant_id(ReadText(s, 1));
+  e.set_entity_type(ReadText(s, 2));
+  e.set_entity_id(ReadText(s, 3));
+  e.set_entity_name(ReadText(s, 4));
+  e.set_user_name(ReadText(s, 5));
+  e.set_action_type(static_cast<::fwota::v1::AuditActionType>(s.getColumn(6).getInt()));
+  e.set_action_status(static_cast<::fwota::v1::AuditActionStatus>(s.getColumn(7).getInt()));
+  e.set_action_data_json(ReadText(s, 8));
+  e.set_failure_details(ReadText(s, 9));
+  e.set_created_time(ReadInt64(s, 10));
+  return e;
+}
+
+}  // namespace metadata_internal
+}  // namespace fwota

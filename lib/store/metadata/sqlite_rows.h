@@ -1,0 +1,85 @@
+// The mapping between the proto entities and the rows of the SQLite schema
+// (sqlite_schema.cc): one Row<T> per table with its generated SQL, its Bind and its Read.
+// Not API. Everything here throws SQLite::Exception; callers catch at the store boundary.
+#ifndef FWOTA_STORE_METADATA_SQLITE_ROWS_H_
+#define FWOTA_STORE_METADATA_SQLITE_ROWS_H_
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "fwota/metadata_store.h"
+
+namespace fwota {
+namespace metadata_internal {
+
+// The SQL of one table, generated from its column list (columns[0] is the id). Insert
+// and update bind the same numbered parameters (?1 is the id), so one Bind per entity
+// serves both.
+struct TableSql {
+  TableSql(std::string table, std::vector<std::string> columns);
+
+  std::string name;
+  std::string column_list;
+  std::string select;
+  std::string insert;
+  std::string update;
+  std::string by_id;
+  std::string remove;
+};
+
+void BindText(SQLite::Statement& s, int index, absl::string_view text);
+// An empty id (or token, or content address) is NULL in the column.
+void BindOptional(SQLite::Statement& s, int index, absl::string_view text);
+// NULL reads as "" (the proto's "none"); text keeps embedded NUL bytes.
+std::string ReadText(SQLite::Statement& s, int index);
+int64_t ReadInt64(SQLite::Statement& s, int index);
+
+// The column order of each table, its Bind (of every column, to the numbered
+// parameters ?1..?n of TableSql's insert and update) and its Read (of a row of
+// TableSql's select). Keep the three in step with the schema.
+template <typename T>
+struct Row;
+
+template <>
+struct Row<Tenant> {
+  static const TableSql& Sql();
+  static void Bind(SQLite::Statement& s, const Tenant& row);
+  static Tenant Read(SQLite::Statement& s);
+};
+
+template <>
+struct Row<DeviceProfile> {
+  static const TableSql& Sql();
+  static void Bind(SQLite::Statement& s, const DeviceProfile& row);
+  static DeviceProfile Read(SQLite::Statement& s);
+};
+
+template <>
+struct Row<Device> {
+  static const TableSql& Sql();
+  static void Bind(SQLite::Statement& s, const Device& row);
+  static Device Read(SQLite::Statement& s);
+};
+
+template <>
+struct Row<OtaPackage> {
+  static const TableSql& Sql();
+  static void Bind(SQLite::Statement& s, const OtaPackage& row);
+  static OtaPackage Read(SQLite::Statement& s);
+};
+
+template <>
+struct Row<AuditEvent> {
+  static const TableSql& Sql();
+  static void Bind(SQLite::Statement& s, const AuditEvent& row);
+  static AuditEvent Read(SQLite::Statement& s);
+};
+
+}  // namespace metadata_internal
+}  // namespace fwota
+
+#endif  // FWOTA_STORE_METADATA_SQLITE_ROWS_H_
