@@ -636,7 +636,7 @@ class SizeLimitTest(CliTestBase):
         r = self.run_cli("--max_package_size=1000", "package", "create", "--title=fw",
                          "--version=1", "--type=FIRMWARE", "--profile=p", "--file=" + path)
         self.assertEqual(r.code, EXIT_TOO_LARGE, r)
-        self.assertTrue(r.err.startswith("fwota: "), r)
+        self.assertIn("fwota: OtaPackage data size exceeds the limit of 1000 bytes", r.err)
         # From a pipe: the size is not known in advance.
         r = self.run_cli("--max_package_size=1000", "package", "create", "--title=fw",
                          "--version=1", "--type=FIRMWARE", "--profile=p", "--file=-",

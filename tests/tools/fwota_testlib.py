@@ -77,8 +77,8 @@ class FwotaTestCase(unittest.TestCase):
         return self.ok(*(args + ("--json",)), **kwargs).json()
 
     def fails(self, code, message, *args, **kwargs):
-        """Runs a command that must fail with exit `code` and `message` on stderr, and
-        checks the --json form of the same failure too."""
+        """Runs a command that must fail with exit `code`, print `message` on stderr as
+        `fwota: <message>` and nothing on stdout."""
         r = self.run_cli(*args, **kwargs)
         self.assertEqual(r.code, code, r)
         self.assertIn("fwota: " + message, r.err, r)
