@@ -29,7 +29,7 @@ absl::StatusOr<std::unique_ptr<DataDir>> DataDir::Open(const std::string& path,
       return absl::FailedPreconditionError(
           absl::StrCat("data directory ", path, " is in use by another process",
                        n > 0 ? absl::StrCat(" (pid ", absl::string_view(pid, n), ")") : "",
-                       "; stop it or use --server to talk to it"));
+                       "; stop it first"));
     }
     return internal::ErrnoStatus("flock", lock_path, errno);
   }
