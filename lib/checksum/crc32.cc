@@ -25,7 +25,6 @@
 
 #include <zlib.h>
 
-#include <cstring>
 #include <initializer_list>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))

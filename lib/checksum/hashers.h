@@ -1,4 +1,5 @@
 // Internal: the Hasher implementations behind fwota::NewHasher, one factory per family.
+// The factories are thread-safe; each Hasher they return is not (see fwota::Hasher).
 #ifndef FWOTA_LIB_CHECKSUM_HASHERS_H_
 #define FWOTA_LIB_CHECKSUM_HASHERS_H_
 
