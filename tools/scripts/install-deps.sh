@@ -9,8 +9,10 @@ PACKAGES=(
   libabsl-dev libprotobuf-dev protobuf-compiler
   libssl-dev libsqlitecpp-dev libsqlite3-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libboost-dev
   # tests and benchmark peers
-  python3 time openssl libisal-dev libguava-java openjdk-17-jdk-headless
+  python3 time openssl curl libisal-dev libguava-java openjdk-17-jdk-headless
+  nginx-light wrk
 )
 
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
