@@ -6,6 +6,10 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include <iterator>
+#include <map>
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "fwota/json_writer.h"
@@ -32,6 +36,27 @@ absl::string_view ExplanationSourceName(Explanation::Source source) {
 
 namespace {
 
+constexpr absl::string_view kUpdateStateNames[] = {
+    "UNSPECIFIED", "QUEUED",   "INITIATED", "DOWNLOADING", "DOWNLOADED",
+    "VERIFIED",    "UPDATING", "UPDATED",   "FAILED"};
+
+}  // namespace
+
+absl::StatusOr<UpdateState> ParseUpdateState(absl::string_view name) {
+  for (int i = 1; i < static_cast<int>(std::size(kUpdateStateNames)); ++i) {
+    if (absl::EqualsIgnoreCase(name, kUpdateStateNames[i])) return static_cast<UpdateState>(i);
+  }
+  return absl::InvalidArgumentError(absl::StrCat("unknown OTA state \"", name, "\""));
+}
+
+absl::string_view UpdateStateName(UpdateState state) {
+  int i = static_cast<int>(state);
+  if (i < 0 || i >= static_cast<int>(std::size(kUpdateStateNames))) return "UNSPECIFIED";
+  return kUpdateStateNames[i];
+}
+
+namespace {
+
 using internal::AuditSubject;
 using ::fwota::v1::ADDED;
 using ::fwota::v1::ASSIGNED;
@@ -42,6 +67,8 @@ using ::fwota::v1::UPDATED;
 constexpr char kNoPermission[] = "You don't have permission to perform this operation!";
 constexpr char kNotFoundMessage[] = "Requested item wasn't found!";
 constexpr int kAccessTokenLength = 20;
+// API key secrets look like "fwota_" + 40 alphanumerics (238 bits).
+constexpr absl::string_view kApiKeyPrefix = "fwota_";
 
 absl::Status NotFound() { return absl::NotFoundError(kNotFoundMessage); }
 absl::Status NoPermission() { return absl::PermissionDeniedError(kNoPermission); }
@@ -540,6 +567,222 @@ class OtaServiceImpl : public OtaService {
     return out;
   }
 
+  // ---- API keys ----
+
+  absl::StatusOr<NewApiKey> CreateApiKey(const TenantContext& ctx, absl::string_view name) override {
+    FWOTA_RETURN_IF_ERROR(CheckName("API key", name));
+    NewApiKey out;
+    out.secret = absl::StrCat(kApiKeyPrefix, internal::RandomAlphanumeric(40));
+    out.key.set_id(internal::NewUuid());
+    out.key.set_tenant_id(ctx.tenant_id);
+    out.key.set_name(std::string(name));
+    out.key.set_key_hash(ChecksumText(::fwota::v1::SHA256, out.secret));
+    out.key.set_created_time(clock_.NowMillis());
+    AuditSubject subject{"API_KEY", out.key.id(), out.key.name()};
+    absl::Status s = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      FWOTA_RETURN_IF_ERROR(CheckTenantExists(tx, ctx));
+      absl::Status inserted = tx.InsertApiKey(out.key);
+      if (absl::IsAlreadyExists(inserted)) {
+        return absl::AlreadyExistsError("API key with such name already exists!");
+      }
+      FWOTA_RETURN_IF_ERROR(inserted);
+      return Audit(tx, ctx, subject, ADDED, absl::OkStatus());
+    });
+    if (!s.ok()) return Failed(ctx, subject, ADDED, s);
+    return out;
+  }
+
+  absl::StatusOr<TenantContext> AuthenticateApiKey(absl::string_view secret) override {
+    const absl::Status denied = absl::UnauthenticatedError("Authentication failed");
+    if (!absl::StartsWith(secret, kApiKeyPrefix) || secret.size() > 256) return denied;
+    const std::string hash = ChecksumText(::fwota::v1::SHA256, secret);
+    absl::StatusOr<TenantContext> out = denied;
+    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      absl::StatusOr<ApiKey> key = tx.FindApiKeyByHash(hash);
+      if (absl::IsNotFound(key.status())) return absl::OkStatus();
+      FWOTA_RETURN_IF_ERROR(key.status());
+      out = TenantContext{key->tenant_id(), absl::StrCat("apikey:", key->name())};
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+
+  absl::StatusOr<std::vector<ApiKey>> ListApiKeys(const TenantContext& ctx) override {
+    std::vector<ApiKey> out;
+    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      FWOTA_ASSIGN_OR_RETURN(out, tx.ListApiKeys(ctx.tenant_id));
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+
+  absl::Status DeleteApiKey(const TenantContext& ctx, absl::string_view id) override {
+    AuditSubject subject{"API_KEY", std::string(id), ""};
+    absl::Status s = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      FWOTA_ASSIGN_OR_RETURN(std::vector<ApiKey> keys, tx.ListApiKeys(ctx.tenant_id));
+      for (const ApiKey& key : keys) {
+        if (key.id() == id || key.name() == id) {
+          subject = {"API_KEY", key.id(), key.name()};
+          FWOTA_RETURN_IF_ERROR(tx.DeleteApiKey(key.id()));
+          return Audit(tx, ctx, subject, DELETED, absl::OkStatus());
+        }
+      }
+      return NotFound();
+    });
+    if (!s.ok()) return Failed(ctx, subject, DELETED, s);
+    return s;
+  }
+
+  // ---- Device-facing calls ----
+
+  absl::StatusOr<DevicePackage> OpenDevicePackage(absl::string_view access_token,
+                                                  OtaPackageType type, absl::string_view title,
+                                                  absl::string_view version) override {
+    FWOTA_RETURN_IF_ERROR(CheckType(type));
+    DevicePackage out;
+    FWOTA_ASSIGN_OR_RETURN(out.device, AuthenticateDevice(access_token));
+    Explanation why;
+    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      FWOTA_ASSIGN_OR_RETURN(why, internal::ExplainEffectivePackage(tx, out.device, type));
+      return absl::OkStatus();
+    }));
+    if (!why.package.has_value()) {
+      return absl::NotFoundError(
+          absl::StrCat("No ", internal::TypeWord(type), " is assigned to this device"));
+    }
+    out.package = *why.package;
+    if (!out.package.has_data()) {
+      return absl::NotFoundError(absl::StrCat("The assigned ", internal::TypeWord(type),
+                                              " is an external URL package"));
+    }
+    if ((!title.empty() && title != out.package.title()) ||
+        (!version.empty() && version != out.package.version())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Requested ", internal::TypeWord(type), " title/version does not match the assigned ",
+          out.package.title(), " ", out.package.version()));
+    }
+    FWOTA_ASSIGN_OR_RETURN(out.data, SharedReader(out.package));
+    return out;
+  }
+
+  absl::StatusOr<std::vector<SharedAttribute>> DeviceSharedAttributes(
+      absl::string_view access_token, const std::vector<std::string>& keys) override {
+    FWOTA_ASSIGN_OR_RETURN(Device device, AuthenticateDevice(access_token));
+    std::vector<SharedAttribute> all;
+    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      for (OtaPackageType type : {::fwota::v1::FIRMWARE, ::fwota::v1::SOFTWARE}) {
+        FWOTA_ASSIGN_OR_RETURN(Explanation why,
+                               internal::ExplainEffectivePackage(tx, device, type));
+        if (!why.package.has_value()) continue;
+        const OtaPackage& p = *why.package;
+        const std::string prefix = type == ::fwota::v1::SOFTWARE ? "sw_" : "fw_";
+        auto text = [&](absl::string_view key, std::string value) {
+          all.push_back({absl::StrCat(prefix, key), std::move(value), 0, false});
+        };
+        text("title", p.title());
+        text("version", p.version());
+        text("tag", p.tag());
+        if (p.has_data()) {
+          all.push_back({prefix + "size", "", p.data_size(), true});
+          text("checksum_algorithm", std::string(ChecksumAlgorithmName(p.checksum_algorithm())));
+          text("checksum", p.checksum());
+        } else if (!p.url().empty()) {
+          text("url", p.url());
+        }
+      }
+      return absl::OkStatus();
+    }));
+    if (keys.empty()) return all;
+    std::vector<SharedAttribute> wanted;
+    for (const std::string& key : keys) {
+      for (const SharedAttribute& a : all) {
+        if (a.key == key) wanted.push_back(a);
+      }
+    }
+    return wanted;
+  }
+
+  absl::Status RecordDeviceReport(absl::string_view access_token,
+                                  const DeviceReport& report) override {
+    FWOTA_RETURN_IF_ERROR(CheckType(report.type));
+    FWOTA_ASSIGN_OR_RETURN(Device device, AuthenticateDevice(access_token));
+    const int64_t now = clock_.NowMillis();
+    return metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      UpdateStatus status;
+      absl::StatusOr<UpdateStatus> found = tx.GetUpdateStatus(device.id(), report.type);
+      if (found.ok()) {
+        status = *found;
+      } else if (absl::IsNotFound(found.status())) {
+        status.set_tenant_id(device.tenant_id());
+        status.set_device_id(device.id());
+        status.set_type(report.type);
+      } else {
+        return found.status();
+      }
+      UpdateEvent event;
+      event.set_id(internal::NewUuid());
+      event.set_tenant_id(device.tenant_id());
+      event.set_device_id(device.id());
+      event.set_type(report.type);
+      event.set_package_id(status.target_package_id());
+      event.set_title(report.current_title.empty() ? status.target_title() : report.current_title);
+      event.set_version(report.current_version.empty() ? status.target_version()
+                                                       : report.current_version);
+      event.set_error(report.error);
+      event.set_source("device");
+      event.set_created_time(now);
+      event.set_accepted(true);
+      if (!report.current_title.empty()) status.set_current_title(report.current_title);
+      if (!report.current_version.empty()) status.set_current_version(report.current_version);
+      status.set_last_activity(now);
+      if (!report.state.empty()) {
+        absl::StatusOr<UpdateState> state = ParseUpdateState(report.state);
+        if (state.ok()) {
+          event.set_state(*state);
+          if (*state != status.state()) status.set_state_since(now);
+          status.set_state(*state);
+          status.set_error(*state == ::fwota::v1::UPDATE_STATE_FAILED ? report.error : "");
+        } else {
+          event.set_accepted(false);
+          event.set_note(std::string(state.status().message()));
+        }
+      } else {
+        event.set_state(status.state());
+      }
+      FWOTA_RETURN_IF_ERROR(tx.PutUpdateStatus(status));
+      return tx.AppendUpdateEvent(event);
+    });
+  }
+
+  absl::StatusOr<UpdateStatus> GetUpdateStatus(const TenantContext& ctx,
+                                               absl::string_view device_id,
+                                               OtaPackageType type) override {
+    FWOTA_RETURN_IF_ERROR(CheckType(type));
+    absl::StatusOr<UpdateStatus> out = NotFound();
+    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      FWOTA_ASSIGN_OR_RETURN(Device device, OwnedBy(tx.GetDevice(device_id), ctx.tenant_id));
+      out = tx.GetUpdateStatus(device.id(), type);
+      if (absl::IsNotFound(out.status())) out = NotFound();
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+
+  absl::StatusOr<Page<UpdateEvent>> ListUpdateHistory(const TenantContext& ctx,
+                                                      absl::string_view device_id,
+                                                      OtaPackageType type,
+                                                      const PageQuery& query) override {
+    FWOTA_RETURN_IF_ERROR(CheckType(type));
+    FWOTA_RETURN_IF_ERROR(CheckPageQuery(query));
+    Page<UpdateEvent> out;
+    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      FWOTA_ASSIGN_OR_RETURN(Device device, OwnedBy(tx.GetDevice(device_id), ctx.tenant_id));
+      FWOTA_ASSIGN_OR_RETURN(out, tx.ListUpdateEvents(device.id(), type, query));
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+
   absl::StatusOr<Page<AuditEvent>> ListAudit(const TenantContext& ctx,
                                              const PageQuery& query) override {
     FWOTA_RETURN_IF_ERROR(CheckPageQuery(query));
@@ -552,6 +795,34 @@ class OtaServiceImpl : public OtaService {
   }
 
  private:
+  // One reader per blob, shared by concurrent downloads (its verified-block cache too).
+  absl::StatusOr<std::shared_ptr<BlobReader>> SharedReader(const OtaPackage& package) {
+    absl::MutexLock lock(&readers_mu_);
+    auto it = readers_.find(package.sha256());
+    if (it != readers_.end()) {
+      if (std::shared_ptr<BlobReader> reader = it->second.lock()) return reader;
+    }
+    absl::StatusOr<std::unique_ptr<BlobReader>> opened = blobs_.Open(package.sha256());
+    if (absl::IsNotFound(opened.status())) {
+      return absl::DataLossError(absl::StrCat("The data of otaPackage ", package.id(),
+                                              " is missing from the blob store"));
+    }
+    FWOTA_RETURN_IF_ERROR(opened.status());
+    if ((*opened)->size() != package.data_size()) {
+      return absl::DataLossError(
+          absl::StrCat("The data of otaPackage ", package.id(), " has the wrong size"));
+    }
+    std::shared_ptr<BlobReader> reader(std::move(opened).value());
+    // Drop expired entries now and then so the map does not grow with every blob ever read.
+    if (readers_.size() > 64) {
+      for (auto e = readers_.begin(); e != readers_.end();) {
+        e = e->second.expired() ? readers_.erase(e) : std::next(e);
+      }
+    }
+    readers_[package.sha256()] = reader;
+    return reader;
+  }
+
   static absl::StatusOr<OtaPackage> CheckAssignable(MetadataTransaction& tx,
                                                     absl::string_view tenant_id,
                                                     absl::string_view profile_id,
@@ -783,6 +1054,8 @@ class OtaServiceImpl : public OtaService {
   // Serializes blob commits and blob deletions with the metadata changes that decide
   // them, so a blob shared by two packages is never deleted while one still needs it.
   absl::Mutex blob_mu_;
+  absl::Mutex readers_mu_;
+  std::map<std::string, std::weak_ptr<BlobReader>> readers_ ABSL_GUARDED_BY(readers_mu_);
 };
 
 }  // namespace

@@ -12,7 +12,9 @@
 #include <set>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include <map>
 #include "fwota/metadata_stores.h"
 #include "gtest/gtest.h"
 #include "tests/testing/fake_clock.h"
@@ -686,6 +688,135 @@ TEST_P(OtaServiceTest, AuditRecordsSuccessesAndFailures) {
   for (size_t i = 1; i < log.data.size(); ++i) {
     EXPECT_GE(log.data[i - 1].created_time(), log.data[i].created_time());
   }
+}
+
+// ---- API keys ----
+
+TEST_P(OtaServiceTest, ApiKeysAuthenticateTheirTenantOnly) {
+  ASSERT_OK_AND_ASSIGN(NewApiKey key, service_->CreateApiKey(a_, "ci"));
+  EXPECT_TRUE(absl::StartsWith(key.secret, "fwota_"));
+  EXPECT_EQ(key.secret.size(), 46u);
+  EXPECT_EQ(key.key.key_hash(), ChecksumText(::fwota::v1::SHA256, key.secret));
+  EXPECT_EQ(key.key.key_hash().find(key.secret), std::string::npos);
+  ASSERT_OK_AND_ASSIGN(TenantContext ctx, service_->AuthenticateApiKey(key.secret));
+  EXPECT_EQ(ctx.tenant_id, a_.tenant_id);
+  EXPECT_EQ(ctx.user_name, "apikey:ci");
+  std::string wrong = key.secret;
+  wrong.back() = wrong.back() == 'a' ? 'b' : 'a';
+  EXPECT_THAT(service_->AuthenticateApiKey(wrong), StatusCodeIs(Code::kUnauthenticated));
+  EXPECT_THAT(service_->AuthenticateApiKey(""), StatusCodeIs(Code::kUnauthenticated));
+  EXPECT_THAT(service_->AuthenticateApiKey(key.key.key_hash()), StatusCodeIs(Code::kUnauthenticated));
+  EXPECT_THAT(service_->CreateApiKey(a_, "ci"),
+              StatusIs(Code::kAlreadyExists, "API key with such name already exists!"));
+  ASSERT_OK_AND_ASSIGN(NewApiKey other, service_->CreateApiKey(b_, "ci"));
+  ASSERT_OK_AND_ASSIGN(auto keys, service_->ListApiKeys(a_));
+  ASSERT_EQ(keys.size(), 1u);
+  EXPECT_THAT(service_->DeleteApiKey(b_, keys[0].id()), StatusCodeIs(Code::kNotFound));
+  ASSERT_OK(service_->DeleteApiKey(a_, keys[0].id()));
+  EXPECT_THAT(service_->AuthenticateApiKey(key.secret), StatusCodeIs(Code::kUnauthenticated));
+  EXPECT_OK(service_->AuthenticateApiKey(other.secret));
+}
+
+// ---- Device-facing calls ----
+
+TEST_P(OtaServiceTest, DeviceDownloadsItsEffectivePackage) {
+  const std::string data = RandomBytes(30000, 11);
+  ASSERT_OK_AND_ASSIGN(OtaPackage fw, CreateWithData(a_, Info("fw", "1.0"), data));
+  const std::string token = device_.access_token();
+  EXPECT_THAT(service_->OpenDevicePackage("nope", FIRMWARE, "", ""),
+              StatusCodeIs(Code::kUnauthenticated));
+  EXPECT_THAT(service_->OpenDevicePackage(token, FIRMWARE, "", ""),
+              StatusCodeIs(Code::kNotFound));
+  ASSERT_OK(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, fw.id()));
+  ASSERT_OK_AND_ASSIGN(DevicePackage got, service_->OpenDevicePackage(token, FIRMWARE, "fw", "1.0"));
+  EXPECT_EQ(got.package.id(), fw.id());
+  std::string back(data.size(), '\0');
+  ASSERT_OK(got.data->ReadAt(0, absl::MakeSpan(back)).status());
+  EXPECT_EQ(back, data);
+  EXPECT_OK(service_->OpenDevicePackage(token, FIRMWARE, "", ""));
+  EXPECT_THAT(service_->OpenDevicePackage(token, FIRMWARE, "fw", "2.0"),
+              StatusCodeIs(Code::kInvalidArgument));
+  EXPECT_THAT(service_->OpenDevicePackage(token, FIRMWARE, "other", "1.0"),
+              StatusCodeIs(Code::kInvalidArgument));
+  EXPECT_THAT(service_->OpenDevicePackage(token, SOFTWARE, "", ""), StatusCodeIs(Code::kNotFound));
+  // Two downloads of the same bytes share one reader.
+  ASSERT_OK_AND_ASSIGN(DevicePackage again, service_->OpenDevicePackage(token, FIRMWARE, "", ""));
+  EXPECT_EQ(again.data.get(), got.data.get());
+  // A URL package cannot be downloaded from us.
+  PackageInfoRequest url = Info("fw", "url");
+  url.url = "https://example.invalid/fw.bin";
+  ASSERT_OK_AND_ASSIGN(OtaPackage by_url, service_->SavePackageInfo(a_, url));
+  ASSERT_OK(service_->AssignDevicePackage(a_, device_.id(), FIRMWARE, by_url.id()));
+  EXPECT_THAT(service_->OpenDevicePackage(token, FIRMWARE, "", ""), StatusCodeIs(Code::kNotFound));
+}
+
+TEST_P(OtaServiceTest, SharedAttributesOfEffectivePackages) {
+  ASSERT_OK_AND_ASSIGN(auto none, service_->DeviceSharedAttributes(device_.access_token(), {}));
+  EXPECT_TRUE(none.empty());
+  UploadRequest u;
+  u.checksum_algorithm = ::fwota::v1::CRC32;
+  ASSERT_OK_AND_ASSIGN(OtaPackage fw, CreateWithData(a_, Info("fw", "1.0"), "123456789", u));
+  PackageInfoRequest url = Info("app", "3", SOFTWARE);
+  url.url = "https://example.invalid/app";
+  ASSERT_OK_AND_ASSIGN(OtaPackage sw, service_->SavePackageInfo(a_, url));
+  ASSERT_OK(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, fw.id()));
+  ASSERT_OK(service_->AssignDevicePackage(a_, device_.id(), SOFTWARE, sw.id()));
+  ASSERT_OK_AND_ASSIGN(auto all, service_->DeviceSharedAttributes(device_.access_token(), {}));
+  std::map<std::string, std::string> got;
+  for (const auto& a : all) got[a.key] = a.is_number ? absl::StrCat("#", a.number) : a.text;
+  std::map<std::string, std::string> want = {
+      {"fw_title", "fw"},           {"fw_version", "1.0"},
+      {"fw_tag", "fw 1.0"},         {"fw_size", "#9"},
+      {"fw_checksum_algorithm", "CRC32"}, {"fw_checksum", "2639f4cb"},
+      {"sw_title", "app"},          {"sw_version", "3"},
+      {"sw_tag", "app 3"},          {"sw_url", "https://example.invalid/app"}};
+  EXPECT_EQ(got, want);
+  ASSERT_OK_AND_ASSIGN(auto some, service_->DeviceSharedAttributes(device_.access_token(),
+                                                                   {"fw_version", "nope"}));
+  ASSERT_EQ(some.size(), 1u);
+  EXPECT_EQ(some[0].text, "1.0");
+  EXPECT_THAT(service_->DeviceSharedAttributes("bad token", {}),
+              StatusCodeIs(Code::kUnauthenticated));
+}
+
+TEST_P(OtaServiceTest, DeviceReportsBecomeStatusAndHistory) {
+  const std::string token = device_.access_token();
+  DeviceReport r;
+  r.type = FIRMWARE;
+  r.state = "DOWNLOADING";
+  ASSERT_OK(service_->RecordDeviceReport(token, r));
+  clock_.Advance(1000);
+  r.state = "FAILED";
+  r.error = "flash write error";
+  ASSERT_OK(service_->RecordDeviceReport(token, r));
+  r = DeviceReport{};
+  r.type = FIRMWARE;
+  r.state = "EXPLODED";
+  ASSERT_OK(service_->RecordDeviceReport(token, r));  // recorded, not accepted
+  r = DeviceReport{};
+  r.type = FIRMWARE;
+  r.current_title = "fw";
+  r.current_version = "0.9";
+  ASSERT_OK(service_->RecordDeviceReport(token, r));
+  ASSERT_OK_AND_ASSIGN(UpdateStatus status, service_->GetUpdateStatus(a_, device_.id(), FIRMWARE));
+  EXPECT_EQ(status.state(), ::fwota::v1::UPDATE_STATE_FAILED);
+  EXPECT_EQ(status.error(), "flash write error");
+  EXPECT_EQ(status.current_version(), "0.9");
+  ASSERT_OK_AND_ASSIGN(auto history, service_->ListUpdateHistory(a_, device_.id(), FIRMWARE, PageQuery{}));
+  ASSERT_EQ(history.total_elements, 4);
+  EXPECT_EQ(history.data[1].accepted(), false);
+  EXPECT_NE(history.data[1].note().find("EXPLODED"), std::string::npos);
+  EXPECT_EQ(history.data[2].state(), ::fwota::v1::UPDATE_STATE_FAILED);
+  EXPECT_EQ(history.data[3].state(), ::fwota::v1::UPDATE_STATE_DOWNLOADING);
+  EXPECT_THAT(service_->RecordDeviceReport("bad token", r), StatusCodeIs(Code::kUnauthenticated));
+  EXPECT_THAT(service_->GetUpdateStatus(b_, device_.id(), FIRMWARE),
+              StatusCodeIs(Code::kPermissionDenied));
+  EXPECT_THAT(service_->ListUpdateHistory(b_, device_.id(), FIRMWARE, PageQuery{}),
+              StatusCodeIs(Code::kPermissionDenied));
+  EXPECT_THAT(service_->GetUpdateStatus(a_, device_.id(), SOFTWARE), StatusCodeIs(Code::kNotFound));
+  // The history goes with the device.
+  ASSERT_OK(service_->DeleteDevice(a_, device_.id()));
+  EXPECT_THAT(service_->GetUpdateStatus(a_, device_.id(), FIRMWARE), StatusCodeIs(Code::kNotFound));
 }
 
 INSTANTIATE_TEST_SUITE_P(

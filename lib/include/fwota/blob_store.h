@@ -29,6 +29,17 @@ class BlobReader {
   // longer match what was written (they are never handed out then); kInvalidArgument for
   // a negative offset.
   virtual absl::StatusOr<size_t> ReadAt(int64_t offset, absl::Span<char> out) = 0;
+
+  // Zero-copy support. Checks the integrity of [offset, offset + length) (clamped to the
+  // blob) and returns a file descriptor whose bytes at the same offsets are the blob's,
+  // so a server may sendfile() them. The descriptor belongs to the reader and stays
+  // valid while it lives. kDataLoss when the range is damaged; kUnimplemented for
+  // readers that are not backed by a file (callers then use ReadAt).
+  virtual absl::StatusOr<int> PrepareSendFile(int64_t offset, int64_t length) {
+    (void)offset;
+    (void)length;
+    return absl::UnimplementedError("this blob reader has no file descriptor");
+  }
 };
 
 // Writes one new blob. Not thread-safe. Nothing is visible under any key until Commit

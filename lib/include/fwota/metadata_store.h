@@ -21,12 +21,16 @@
 
 namespace fwota {
 
+using ::fwota::v1::ApiKey;
 using ::fwota::v1::AuditEvent;
 using ::fwota::v1::Device;
 using ::fwota::v1::DeviceProfile;
 using ::fwota::v1::OtaPackage;
 using ::fwota::v1::OtaPackageType;
 using ::fwota::v1::Tenant;
+using ::fwota::v1::UpdateEvent;
+using ::fwota::v1::UpdateState;
+using ::fwota::v1::UpdateStatus;
 
 // Sort keys for package listings, as ThingsBoard's sortProperty.
 enum class PackageSortProperty { kCreatedTime, kTitle, kVersion, kType, kDataSize };
@@ -128,6 +132,33 @@ class MetadataTransaction {
   // Every content address that some package refers to.
   virtual absl::StatusOr<std::vector<std::string>> ListBlobKeys() = 0;
   virtual absl::Status DeletePackage(absl::string_view id) = 0;
+
+  // API keys. A key's hash is unique across all tenants; its name within the tenant.
+  virtual absl::Status InsertApiKey(const ApiKey& key) = 0;
+  virtual absl::StatusOr<ApiKey> FindApiKeyByHash(absl::string_view key_hash) = 0;
+  // Sorted by name.
+  virtual absl::StatusOr<std::vector<ApiKey>> ListApiKeys(absl::string_view tenant_id) = 0;
+  virtual absl::Status DeleteApiKey(absl::string_view id) = 0;
+
+  // Update status: one row per (device, type), created or replaced by PutUpdateStatus.
+  // Deleting a device deletes its statuses and events (they are its history).
+  virtual absl::Status PutUpdateStatus(const UpdateStatus& status) = 0;
+  virtual absl::StatusOr<UpdateStatus> GetUpdateStatus(absl::string_view device_id,
+                                                       OtaPackageType type) = 0;
+  // The tenant's statuses of `type`, optionally only those in `state` (UNSPECIFIED: all),
+  // sorted by state_since descending; query.text_search matches the device name.
+  virtual absl::StatusOr<Page<UpdateStatus>> ListUpdateStatuses(absl::string_view tenant_id,
+                                                                OtaPackageType type,
+                                                                UpdateState state,
+                                                                const PageQuery& query) = 0;
+  // Number of the tenant's statuses of `type` in each state, indexed by UpdateState.
+  virtual absl::StatusOr<std::vector<int64_t>> CountUpdateStates(absl::string_view tenant_id,
+                                                                 OtaPackageType type) = 0;
+  // History, append-only; listed newest first (ties by id).
+  virtual absl::Status AppendUpdateEvent(const UpdateEvent& event) = 0;
+  virtual absl::StatusOr<Page<UpdateEvent>> ListUpdateEvents(absl::string_view device_id,
+                                                             OtaPackageType type,
+                                                             const PageQuery& query) = 0;
 
   // Audit log: append-only; listed newest first.
   virtual absl::Status AppendAudit(const AuditEvent& event) = 0;

@@ -74,6 +74,43 @@ struct Explanation {
 // "device_override", "profile_default", "none".
 absl::string_view ExplanationSourceName(Explanation::Source source);
 
+// A new API key: the stored record and the secret, which is shown once and never kept.
+struct NewApiKey {
+  ApiKey key;
+  std::string secret;
+};
+
+// A package a device may download, with a reader over its bytes.
+struct DevicePackage {
+  Device device;
+  OtaPackage package;
+  // Shared with other downloads of the same bytes; thread-safe.
+  std::shared_ptr<BlobReader> data;
+};
+
+// One shared attribute as ThingsBoard sends it: fw_size is a number, the rest strings.
+struct SharedAttribute {
+  std::string key;
+  std::string text;       // when !is_number
+  int64_t number = 0;     // when is_number
+  bool is_number = false;
+};
+
+// What a device reported about one package type (ThingsBoard telemetry fw_state,
+// fw_error, current_fw_title, current_fw_version, or the sw_ ones). Empty fields were
+// not in the report.
+struct DeviceReport {
+  OtaPackageType type = ::fwota::v1::OTA_PACKAGE_TYPE_UNSPECIFIED;
+  std::string state;  // as sent: "DOWNLOADING", ...
+  std::string error;
+  std::string current_title;
+  std::string current_version;
+};
+
+// "QUEUED" -> QUEUED; kInvalidArgument for anything else.
+absl::StatusOr<UpdateState> ParseUpdateState(absl::string_view name);
+absl::string_view UpdateStateName(UpdateState state);
+
 struct OtaServiceOptions {
   // Required; must outlive the service.
   MetadataStore* metadata = nullptr;
@@ -174,6 +211,44 @@ class OtaService {
   virtual absl::StatusOr<Explanation> Explain(const TenantContext& ctx,
                                               absl::string_view device_id,
                                               OtaPackageType type) = 0;
+
+  // API keys of administrators. The secret is returned once; only its hash is kept.
+  virtual absl::StatusOr<NewApiKey> CreateApiKey(const TenantContext& ctx,
+                                                 absl::string_view name) = 0;
+  // The tenant a secret belongs to (user_name = "apikey:<name>"); kUnauthenticated
+  // for an unknown or malformed secret.
+  virtual absl::StatusOr<TenantContext> AuthenticateApiKey(absl::string_view secret) = 0;
+  virtual absl::StatusOr<std::vector<ApiKey>> ListApiKeys(const TenantContext& ctx) = 0;
+  virtual absl::Status DeleteApiKey(const TenantContext& ctx, absl::string_view id) = 0;
+
+  // ---- Device-facing calls: authenticated by the device's access token ----
+
+  // The device's effective package of `type` with its bytes. kUnauthenticated for an
+  // unknown token; kNotFound when nothing is assigned or the package is a URL package;
+  // kInvalidArgument when `title` or `version` is given and is not the assigned one.
+  virtual absl::StatusOr<DevicePackage> OpenDevicePackage(absl::string_view access_token,
+                                                          OtaPackageType type,
+                                                          absl::string_view title,
+                                                          absl::string_view version) = 0;
+  // The fw_* and sw_* shared attributes of the device's effective packages (fw_title,
+  // fw_version, fw_tag, then fw_size, fw_checksum_algorithm, fw_checksum for data or
+  // fw_url for a URL package). Empty `keys`: all of them; else only those named.
+  virtual absl::StatusOr<std::vector<SharedAttribute>> DeviceSharedAttributes(
+      absl::string_view access_token, const std::vector<std::string>& keys) = 0;
+  // Records what a device reported: every report becomes an UpdateEvent in the history;
+  // a known state updates the device's UpdateStatus, an unknown one is recorded as not
+  // accepted. kUnauthenticated for an unknown token.
+  virtual absl::Status RecordDeviceReport(absl::string_view access_token,
+                                          const DeviceReport& report) = 0;
+  // The device's current update status of `type` (kNotFound when it never had one).
+  virtual absl::StatusOr<UpdateStatus> GetUpdateStatus(const TenantContext& ctx,
+                                                       absl::string_view device_id,
+                                                       OtaPackageType type) = 0;
+  // The device's update history of `type`, newest first.
+  virtual absl::StatusOr<Page<UpdateEvent>> ListUpdateHistory(const TenantContext& ctx,
+                                                              absl::string_view device_id,
+                                                              OtaPackageType type,
+                                                              const PageQuery& query) = 0;
 
   // Audit log of the tenant, newest first.
   virtual absl::StatusOr<Page<AuditEvent>> ListAudit(const TenantContext& ctx,
