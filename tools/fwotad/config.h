@@ -1,0 +1,27 @@
+// fwotad's settings: built-in defaults, then the --config file, then flags that differ
+// from their defaults. Not thread-safe; used once at start-up.
+#ifndef FWOTA_TOOLS_FWOTAD_CONFIG_H_
+#define FWOTA_TOOLS_FWOTAD_CONFIG_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "fwota/v1/config.pb.h"
+
+namespace fwota::fwotad {
+
+// The built-in defaults (documented in proto/fwota/v1/config.proto).
+::fwota::v1::FwotadConfig DefaultConfig();
+
+// Defaults, overlaid with the text-format file at `path` (when not empty): fields set in
+// the file replace the defaults. kInvalidArgument with the parser's line and column for
+// a bad file; kNotFound when it does not exist.
+absl::StatusOr<::fwota::v1::FwotadConfig> LoadConfig(const std::string& path);
+
+// Checks ranges (ports, sizes, TLS files given in pairs). kInvalidArgument naming the
+// field.
+absl::Status ValidateConfig(const ::fwota::v1::FwotadConfig& config);
+
+}  // namespace fwota::fwotad
+
+#endif  // FWOTA_TOOLS_FWOTAD_CONFIG_H_
