@@ -1,0 +1,282 @@
+#!/usr/bin/python3
+"""fwotad end to end: a real fwotad on a free port with a temporary data directory,
+driven with curl through ThingsBoard's REST flow and device API."""
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+import sys
+
+# The fwotad binary: the first argument (Bazel passes its runfiles path).
+FWOTAD = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1 else "bazel-bin/tools/fwotad/fwotad"
+
+
+class Fwotad:
+    """A running fwotad. Stops it (SIGTERM) on stop()."""
+
+    def __init__(self, data_dir, *extra):
+        self.data_dir = data_dir
+        self.port_file = os.path.join(data_dir + ".port")
+        if os.path.exists(self.port_file):
+            os.unlink(self.port_file)
+        self.log = open(data_dir + ".log", "ab")
+        self.proc = subprocess.Popen(
+            [FWOTAD, "--data_dir=" + data_dir, "--http_port=0", "--port_file=" + self.port_file,
+             *extra], stdout=self.log, stderr=self.log)
+        deadline = time.time() + 30
+        while not os.path.exists(self.port_file):
+            if self.proc.poll() is not None:
+                raise RuntimeError("fwotad exited with %s: %s" % (self.proc.returncode, self.read_log()))
+            if time.time() > deadline:
+                raise RuntimeError("fwotad did not start: " + self.read_log())
+            time.sleep(0.05)
+        self.port = int(open(self.port_file).read())
+        self.key = open(os.path.join(data_dir, "admin-api-key")).read().strip()
+
+    def read_log(self):
+        self.log.flush()
+        with open(self.data_dir + ".log", "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=30)
+        self.log.close()
+        return self.proc.returncode
+
+
+def curl(args, data=None):
+    """Runs curl; returns (status, body bytes, headers text)."""
+    with tempfile.NamedTemporaryFile() as headers, tempfile.NamedTemporaryFile() as body:
+        cmd = ["curl", "-sS", "-o", body.name, "-D", headers.name, "-w", "%{http_code}", *args]
+        r = subprocess.run(cmd, input=data, capture_output=True, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError("curl %s failed: %s" % (args, r.stderr.decode()))
+        return int(r.stdout), open(body.name, "rb").read(), open(headers.name).read()
+
+
+class FwotadTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
+        cls.server = Fwotad(os.path.join(cls.tmp, "data"))
+        cls.base = "http://127.0.0.1:%d" % cls.server.port
+        cls.image = os.urandom(3 * 1024 * 1024 + 17)
+        cls.image_path = os.path.join(cls.tmp, "image.bin")
+        with open(cls.image_path, "wb") as f:
+            f.write(cls.image)
+
+    @classmethod
+    def tearDownClass(cls):
+        code = cls.server.stop()
+        assert code == 0, "fwotad exited with %s" % code
+
+    def api(self, method, path, body=None, key=None, extra=()):
+        args = ["-X", method, self.base + path,
+                "-H", "X-Authorization: Bearer " + (key or self.server.key), *extra]
+        data = None
+        if body is not None:
+            args += ["-H", "Content-Type: application/json", "--data-binary", "@-"]
+            data = json.dumps(body).encode()
+        status, out, _ = curl(args, data)
+        try:
+            return status, json.loads(out) if out else None
+        except ValueError:
+            return status, out
+
+    def create_profile(self, name):
+        status, p = self.api("POST", "/api/deviceProfile", {"name": name})
+        self.assertEqual(status, 200, p)
+        return p["id"]["id"]
+
+    def create_package(self, title, version, profile_id, path=None, checksum=None, alg="SHA256"):
+        status, info = self.api("POST", "/api/otaPackage", {
+            "title": title, "version": version, "type": "FIRMWARE",
+            "deviceProfileId": {"entityType": "DEVICE_PROFILE", "id": profile_id}})
+        self.assertEqual(status, 200, info)
+        pid = info["id"]["id"]
+        query = "?checksumAlgorithm=" + alg + ("&checksum=" + checksum if checksum else "")
+        status, out, _ = curl(["-X", "POST", self.base + "/api/otaPackage/" + pid + query,
+                               "-H", "X-Authorization: Bearer " + self.server.key,
+                               "-F", "file=@" + (path or self.image_path)])
+        return pid, status, json.loads(out)
+
+    def test_rest_flow(self):
+        profile = self.create_profile("flow-profile")
+        pid, status, info = self.create_package("flow-fw", "1.0", profile)
+        self.assertEqual(status, 200, info)
+        self.assertTrue(info["hasData"])
+        self.assertEqual(info["dataSize"], len(self.image))
+        self.assertEqual(info["checksum"], hashlib.sha256(self.image).hexdigest())
+        self.assertEqual(info["fileName"], "image.bin")
+
+        # Upload with a given checksum: verified.
+        _, status, info2 = self.create_package(
+            "flow-fw", "1.1", profile, checksum=hashlib.md5(self.image).hexdigest(), alg="MD5")
+        self.assertEqual(status, 200, info2)
+        _, status, err = self.create_package("flow-fw", "1.2", profile, checksum="00" * 16, alg="MD5")
+        self.assertEqual(status, 400)
+        self.assertEqual(err["message"], "Wrong otaPackage file!")
+
+        status, page = self.api("GET", "/api/otaPackages?pageSize=10&page=0&textSearch=FLOW-FW")
+        self.assertEqual(status, 200, page)
+        self.assertEqual(page["totalElements"], 3)  # 1.2 exists as info without data
+
+        status, device = self.api("POST", "/api/device", {
+            "name": "flow-device", "deviceProfileId": {"entityType": "DEVICE_PROFILE", "id": profile}})
+        self.assertEqual(status, 200, device)
+        device["firmwareId"] = {"entityType": "OTA_PACKAGE", "id": pid}
+        status, device = self.api("POST", "/api/device", device)
+        self.assertEqual(status, 200, device)
+        self.assertEqual(device["firmwareId"]["id"], pid)
+
+        status, body, headers = curl([self.base + "/api/otaPackage/%s/download" % pid,
+                                      "-H", "X-Authorization: Bearer " + self.server.key])
+        self.assertEqual(status, 200)
+        self.assertEqual(body, self.image)
+
+        status, err = self.api("DELETE", "/api/otaPackage/" + pid)
+        self.assertEqual(status, 400)
+        self.assertEqual(err["message"], "The otaPackage referenced by the devices cannot be deleted!")
+        device["firmwareId"] = None
+        status, device = self.api("POST", "/api/device", device)
+        self.assertEqual(status, 200, device)
+        status, _ = self.api("DELETE", "/api/otaPackage/" + pid)
+        self.assertEqual(status, 200)
+        status, err = self.api("GET", "/api/otaPackage/info/" + pid)
+        self.assertEqual(status, 404)
+
+        status, log = self.api("GET", "/api/audit/logs?pageSize=50&page=0")
+        self.assertEqual(status, 200)
+        self.assertTrue(any(e["actionType"] == "DELETED" for e in log["data"]))
+
+    def test_device_api_and_range_resume(self):
+        profile = self.create_profile("dev-profile")
+        pid, status, info = self.create_package("dev-fw", "2.0", profile)
+        self.assertEqual(status, 200, info)
+        status, device = self.api("POST", "/api/device", {
+            "name": "dev-device", "deviceProfileId": {"id": profile},
+            "firmwareId": {"id": pid}})
+        self.assertEqual(status, 200, device)
+        status, creds = self.api("GET", "/api/device/%s/credentials" % device["id"]["id"])
+        token = creds["credentialsId"]
+        fw = self.base + "/api/v1/%s/firmware?title=dev-fw&version=2.0" % token
+
+        status, body, headers = curl([fw])
+        self.assertEqual(status, 200)
+        self.assertEqual(body, self.image)
+        self.assertIn("x-filename: image.bin", headers.lower())
+
+        # ThingsBoard chunks, the last one partial, then empty past the end.
+        size = 1024 * 1024
+        got = b""
+        for n in range(10):
+            status, body, _ = curl([fw + "&size=%d&chunk=%d" % (size, n)])
+            self.assertEqual(status, 200)
+            if not body:
+                break
+            got += body
+        self.assertEqual(got, self.image)
+
+        self.assertEqual(curl([fw.replace("version=2.0", "version=9")])[0], 400)
+        self.assertEqual(curl([fw.replace(token, "no-such-token")])[0], 401)
+
+        # A download killed half-way resumes with Range (curl -C -) to the same bytes.
+        out = os.path.join(self.tmp, "resumed.bin")
+        slow = subprocess.Popen(["curl", "-sS", "--limit-rate", "500K", "-o", out, fw])
+        time.sleep(1.5)
+        slow.kill()
+        slow.wait()
+        partial = os.path.getsize(out)
+        self.assertGreater(partial, 0)
+        self.assertLess(partial, len(self.image))
+        r = subprocess.run(["curl", "-sS", "-C", "-", "-o", out, fw], capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(open(out, "rb").read(), self.image)
+
+        status, attrs, _ = curl([self.base + "/api/v1/%s/attributes?sharedKeys=fw_title,fw_version,fw_size" % token])
+        self.assertEqual(status, 200)
+        self.assertEqual(json.loads(attrs)["shared"],
+                         {"fw_title": "dev-fw", "fw_version": "2.0", "fw_size": len(self.image)})
+
+        status, _, _ = curl(["-X", "POST", self.base + "/api/v1/%s/telemetry" % token,
+                             "-H", "Content-Type: application/json",
+                             "--data-binary", '{"fw_state":"DOWNLOADED"}'])
+        self.assertEqual(status, 200)
+        status, history = self.api("GET", "/api/device/%s/otaHistory?type=FIRMWARE&pageSize=10&page=0"
+                                   % device["id"]["id"])
+        self.assertEqual(status, 200, history)
+        self.assertEqual(history["data"][0]["state"], "DOWNLOADED")
+
+    def test_auth_and_bad_input(self):
+        status, err = self.api("GET", "/api/otaPackages?pageSize=10&page=0", key="fwota_wrong")
+        self.assertEqual(status, 401)
+        status, _, _ = curl([self.base + "/api/otaPackages?pageSize=10&page=0"])
+        self.assertEqual(status, 401)
+        self.assertEqual(self.api("GET", "/api/otaPackage/info/not-a-uuid")[0], 400)
+        self.assertEqual(self.api("GET", "/api/otaPackages?pageSize=-1&page=0")[0], 400)
+        self.assertEqual(self.api("GET", "/api/../../etc/passwd")[0] in (400, 404), True)
+        status, _ = self.api("POST", "/api/otaPackage", None, extra=("--data-binary", "{not json",
+                                                                     "-H", "Content-Type: application/json"))
+        self.assertEqual(status, 400)
+        # A chunk number so large that size*chunk overflows: an empty answer, no crash.
+        status, body, _ = curl([self.base + "/api/v1/x/firmware?title=a&version=b&size=65536&chunk=999999999999999999"])
+        self.assertIn(status, (400, 401))
+        # The server still serves.
+        self.assertEqual(self.api("GET", "/api/otaPackages?pageSize=1&page=0")[0], 200)
+
+
+class RestartTest(unittest.TestCase):
+    def test_restart_serves_the_same_data_and_keeps_the_key(self):
+        tmp = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
+        data_dir = os.path.join(tmp, "data")
+        first = Fwotad(data_dir)
+        key = first.key
+        self.assertEqual(oct(os.stat(os.path.join(data_dir, "admin-api-key")).st_mode & 0o777), "0o600")
+        base = "http://127.0.0.1:%d" % first.port
+        status, out, _ = curl(["-X", "POST", base + "/api/deviceProfile",
+                               "-H", "X-Authorization: Bearer " + key,
+                               "-H", "Content-Type: application/json",
+                               "--data-binary", '{"name":"kept"}'])
+        self.assertEqual(status, 200, out)
+        self.assertEqual(first.stop(), 0)
+        self.assertIn("shutting down", open(data_dir + ".log").read())
+
+        second = Fwotad(data_dir)
+        try:
+            self.assertEqual(second.key, key)
+            status, out, _ = curl(["http://127.0.0.1:%d/api/deviceProfiles?pageSize=10&page=0" % second.port,
+                                   "-H", "Authorization: Bearer " + key])
+            self.assertEqual(status, 200)
+            self.assertEqual([p["name"] for p in json.loads(out)["data"]], ["kept"])
+        finally:
+            self.assertEqual(second.stop(), 0)
+
+    def test_tls(self):
+        tmp = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
+        cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj",
+                        "/CN=localhost", "-days", "1", "-keyout", key, "-out", cert],
+                       check=True, capture_output=True)
+        server = Fwotad(os.path.join(tmp, "data"), "--http_tls_cert=" + cert, "--http_tls_key=" + key)
+        try:
+            status, out, _ = curl(["-k", "https://127.0.0.1:%d/api/deviceProfiles?pageSize=10&page=0" % server.port,
+                                   "-H", "X-Authorization: Bearer " + server.key])
+            self.assertEqual(status, 200, out)
+            r = subprocess.run(["curl", "-sS", "--max-time", "5",
+                                "http://127.0.0.1:%d/api/deviceProfiles" % server.port],
+                               capture_output=True)
+            self.assertNotEqual(r.returncode, 0)  # plain HTTP to the TLS port fails
+        finally:
+            self.assertEqual(server.stop(), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
