@@ -3,6 +3,7 @@
 // It mirrors the SQLite store's semantics (unique keys, RESTRICT references, ordering,
 // search), which the conformance suite in tests/store/metadata checks for both.
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <set>
@@ -27,13 +28,16 @@ using metadata_internal::CheckPageQuery;
 using metadata_internal::CheckTenantPresent;
 using metadata_internal::Reference;
 
-// Everything the store keeps, each table keyed by id.
+// Everything the store keeps, each table keyed by id (update statuses by device and type).
 struct MemoryState {
   std::map<std::string, Tenant> tenants;
   std::map<std::string, DeviceProfile> profiles;
   std::map<std::string, Device> devices;
   std::map<std::string, OtaPackage> packages;
   std::map<std::string, AuditEvent> audit;
+  std::map<std::string, ApiKey> api_keys;
+  std::map<std::pair<std::string, int>, UpdateStatus> update_statuses;
+  std::map<std::string, UpdateEvent> update_events;
 };
 
 // Case-insensitive (ASCII, as SQLite's lower()) substring test; an empty needle matches.
@@ -229,10 +233,13 @@ class MemoryTransaction final : public MetadataTransaction {
     return CountDevicesWithProfile(profile_id);
   }
 
+  // Its update statuses and events go with it, as ON DELETE CASCADE does in SQL.
   absl::Status DeleteDevice(absl::string_view id) override {
     if (state_.devices.erase(std::string(id)) == 0) {
       return metadata_internal::NotFoundById(metadata_internal::kDevice, id);
     }
+    EraseIf(state_.update_statuses, [id](const UpdateStatus& s) { return s.device_id() == id; });
+    EraseIf(state_.update_events, [id](const UpdateEvent& e) { return e.device_id() == id; });
     return absl::OkStatus();
   }
 
@@ -346,6 +353,146 @@ class MemoryTransaction final : public MetadataTransaction {
     return absl::OkStatus();
   }
 
+  // API keys.
+  absl::Status InsertApiKey(const ApiKey& key) override {
+    FWOTA_RETURN_IF_ERROR(CheckIdPresent(metadata_internal::kApiKey, key.id()));
+    FWOTA_RETURN_IF_ERROR(
+        CheckTenantPresent(metadata_internal::kApiKey, key.id(), key.tenant_id()));
+    FWOTA_RETURN_IF_ERROR(metadata_internal::CheckKeyHashPresent(key));
+    if (state_.api_keys.count(key.id()) > 0) {
+      return metadata_internal::DuplicateIdError(metadata_internal::kApiKey, key.id());
+    }
+    for (const auto& [id, other] : state_.api_keys) {
+      if (other.key_hash() == key.key_hash()) {
+        return metadata_internal::DuplicateApiKeyHashError(key);
+      }
+      if (other.tenant_id() == key.tenant_id() && other.name() == key.name()) {
+        return metadata_internal::DuplicateApiKeyNameError(key);
+      }
+    }
+    FWOTA_RETURN_IF_ERROR(CheckReferences(metadata_internal::kApiKey, key.id(),
+                                          metadata_internal::ReferencesOf(key)));
+    state_.api_keys[key.id()] = key;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<ApiKey> FindApiKeyByHash(absl::string_view key_hash) override {
+    for (const auto& [id, key] : state_.api_keys) {
+      if (key.key_hash() == key_hash) return key;
+    }
+    return metadata_internal::NotFoundError(metadata_internal::kApiKey, "the given key hash");
+  }
+
+  absl::StatusOr<std::vector<ApiKey>> ListApiKeys(absl::string_view tenant_id) override {
+    std::vector<ApiKey> keys;
+    for (const auto& [id, key] : state_.api_keys) {
+      if (key.tenant_id() == tenant_id) keys.push_back(key);
+    }
+    SortByName(keys);
+    return keys;
+  }
+
+  absl::Status DeleteApiKey(absl::string_view id) override {
+    if (state_.api_keys.erase(std::string(id)) == 0) {
+      return metadata_internal::NotFoundById(metadata_internal::kApiKey, id);
+    }
+    return absl::OkStatus();
+  }
+
+  // Update status.
+  absl::Status PutUpdateStatus(const UpdateStatus& status) override {
+    const std::string key = metadata_internal::UpdateStatusKey(status.device_id(), status.type());
+    FWOTA_RETURN_IF_ERROR(
+        metadata_internal::CheckUpdateType(metadata_internal::kUpdateStatus, key, status.type()));
+    FWOTA_RETURN_IF_ERROR(
+        metadata_internal::CheckUpdateState(metadata_internal::kUpdateStatus, key, status.state()));
+    FWOTA_RETURN_IF_ERROR(metadata_internal::CheckDevicePresent(metadata_internal::kUpdateStatus,
+                                                                key, status.device_id()));
+    FWOTA_RETURN_IF_ERROR(CheckReferences(metadata_internal::kUpdateStatus, key,
+                                          metadata_internal::ReferencesOf(status)));
+    state_.update_statuses[{status.device_id(), static_cast<int>(status.type())}] = status;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<UpdateStatus> GetUpdateStatus(absl::string_view device_id,
+                                               OtaPackageType type) override {
+    auto it = state_.update_statuses.find({std::string(device_id), static_cast<int>(type)});
+    if (it == state_.update_statuses.end()) {
+      return metadata_internal::UpdateStatusNotFoundError(device_id, type);
+    }
+    return it->second;
+  }
+
+  absl::StatusOr<Page<UpdateStatus>> ListUpdateStatuses(absl::string_view tenant_id,
+                                                        OtaPackageType type, UpdateState state,
+                                                        const PageQuery& query) override {
+    FWOTA_RETURN_IF_ERROR(CheckPageQuery(query));
+    std::vector<UpdateStatus> matching;
+    for (const auto& [key, status] : state_.update_statuses) {
+      if (status.tenant_id() != tenant_id || status.type() != type) continue;
+      if (state != ::fwota::v1::UPDATE_STATE_UNSPECIFIED && status.state() != state) continue;
+      if (!ContainsIgnoringCase(DeviceName(status.device_id()), query.text_search)) continue;
+      matching.push_back(status);
+    }
+    std::sort(matching.begin(), matching.end(),
+              [&query](const UpdateStatus& a, const UpdateStatus& b) {
+                auto ka = std::make_tuple(a.state_since(), std::cref(a.device_id()));
+                auto kb = std::make_tuple(b.state_since(), std::cref(b.device_id()));
+                return query.ascending ? ka < kb : kb < ka;
+              });
+    return MakePage(query, std::move(matching));
+  }
+
+  absl::StatusOr<std::vector<int64_t>> CountUpdateStates(absl::string_view tenant_id,
+                                                         OtaPackageType type) override {
+    std::vector<int64_t> counts(::fwota::v1::UpdateState_ARRAYSIZE, 0);
+    for (const auto& [key, status] : state_.update_statuses) {
+      if (status.tenant_id() != tenant_id || status.type() != type) continue;
+      // PutUpdateStatus admits only states of the enum.
+      const int index = static_cast<int>(status.state());
+      if (index >= 0 && index < static_cast<int>(counts.size())) ++counts[index];
+    }
+    return counts;
+  }
+
+  // Update events.
+  absl::Status AppendUpdateEvent(const UpdateEvent& event) override {
+    FWOTA_RETURN_IF_ERROR(CheckIdPresent(metadata_internal::kUpdateEvent, event.id()));
+    FWOTA_RETURN_IF_ERROR(metadata_internal::CheckUpdateType(metadata_internal::kUpdateEvent,
+                                                             event.id(), event.type()));
+    FWOTA_RETURN_IF_ERROR(metadata_internal::CheckUpdateState(metadata_internal::kUpdateEvent,
+                                                              event.id(), event.state()));
+    FWOTA_RETURN_IF_ERROR(metadata_internal::CheckDevicePresent(metadata_internal::kUpdateEvent,
+                                                                event.id(), event.device_id()));
+    if (state_.update_events.count(event.id()) > 0) {
+      return metadata_internal::DuplicateIdError(metadata_internal::kUpdateEvent, event.id());
+    }
+    FWOTA_RETURN_IF_ERROR(CheckReferences(metadata_internal::kUpdateEvent, event.id(),
+                                          metadata_internal::ReferencesOf(event)));
+    state_.update_events[event.id()] = event;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<Page<UpdateEvent>> ListUpdateEvents(absl::string_view device_id,
+                                                     OtaPackageType type,
+                                                     const PageQuery& query) override {
+    FWOTA_RETURN_IF_ERROR(CheckPageQuery(query));
+    std::vector<UpdateEvent> matching;
+    for (const auto& [id, event] : state_.update_events) {
+      if (event.device_id() == device_id && event.type() == type &&
+          ContainsIgnoringCase(event.title(), query.text_search)) {
+        matching.push_back(event);
+      }
+    }
+    std::sort(matching.begin(), matching.end(),
+              [&query](const UpdateEvent& a, const UpdateEvent& b) {
+                auto ka = std::make_tuple(a.created_time(), std::cref(a.id()));
+                auto kb = std::make_tuple(b.created_time(), std::cref(b.id()));
+                return query.ascending ? ka < kb : kb < ka;
+              });
+    return MakePage(query, std::move(matching));
+  }
+
   // Audit log.
   absl::Status AppendAudit(const AuditEvent& event) override {
     FWOTA_RETURN_IF_ERROR(CheckIdPresent(metadata_internal::kAudit, event.id()));
@@ -392,9 +539,24 @@ class MemoryTransaction final : public MetadataTransaction {
     });
   }
 
+  template <typename K, typename T, typename Pred>
+  static void EraseIf(std::map<K, T>& table, Pred pred) {
+    for (auto it = table.begin(); it != table.end();) {
+      it = pred(it->second) ? table.erase(it) : std::next(it);
+    }
+  }
+
+  // The device's name; "" for a device that does not exist (never the case for a status,
+  // which goes with its device).
+  std::string DeviceName(absl::string_view device_id) const {
+    auto it = state_.devices.find(std::string(device_id));
+    return it == state_.devices.end() ? std::string() : it->second.name();
+  }
+
   bool Exists(const Reference& ref) const {
     if (ref.entity == metadata_internal::kTenant) return state_.tenants.count(ref.id) > 0;
     if (ref.entity == metadata_internal::kProfile) return state_.profiles.count(ref.id) > 0;
+    if (ref.entity == metadata_internal::kDevice) return state_.devices.count(ref.id) > 0;
     if (ref.entity == metadata_internal::kPackage) return state_.packages.count(ref.id) > 0;
     return false;
   }

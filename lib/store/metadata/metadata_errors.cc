@@ -10,6 +10,12 @@ void AddOptional(std::vector<Reference>& refs, absl::string_view entity, const s
   if (!id.empty()) refs.push_back({entity, id});
 }
 
+// The enum's name, or its number when it has none (proto3 enums are open).
+std::string TypeName(OtaPackageType type) {
+  if (::fwota::v1::OtaPackageType_IsValid(type)) return ::fwota::v1::OtaPackageType_Name(type);
+  return absl::StrCat(static_cast<int>(type));
+}
+
 }  // namespace
 
 std::vector<Reference> ReferencesOf(const DeviceProfile& profile) {
@@ -42,6 +48,30 @@ std::vector<Reference> ReferencesOf(const AuditEvent& event) {
   return refs;
 }
 
+std::vector<Reference> ReferencesOf(const ApiKey& key) {
+  std::vector<Reference> refs;
+  AddOptional(refs, kTenant, key.tenant_id());
+  return refs;
+}
+
+std::vector<Reference> ReferencesOf(const UpdateStatus& status) {
+  std::vector<Reference> refs;
+  AddOptional(refs, kTenant, status.tenant_id());
+  AddOptional(refs, kDevice, status.device_id());
+  return refs;
+}
+
+std::vector<Reference> ReferencesOf(const UpdateEvent& event) {
+  std::vector<Reference> refs;
+  AddOptional(refs, kTenant, event.tenant_id());
+  AddOptional(refs, kDevice, event.device_id());
+  return refs;
+}
+
+std::string UpdateStatusKey(absl::string_view device_id, OtaPackageType type) {
+  return absl::StrCat(device_id, "/", TypeName(type));
+}
+
 absl::Status CheckIdPresent(absl::string_view entity, absl::string_view id) {
   if (!id.empty()) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(entity, " id must not be empty"));
@@ -51,6 +81,33 @@ absl::Status CheckTenantPresent(absl::string_view entity, absl::string_view id,
                                 absl::string_view tenant_id) {
   if (!tenant_id.empty()) return absl::OkStatus();
   return MissingReferenceError(entity, id, Reference{kTenant, ""});
+}
+
+absl::Status CheckDevicePresent(absl::string_view entity, absl::string_view id,
+                                absl::string_view device_id) {
+  if (!device_id.empty()) return absl::OkStatus();
+  return MissingReferenceError(entity, id, Reference{kDevice, ""});
+}
+
+absl::Status CheckKeyHashPresent(const ApiKey& key) {
+  if (!key.key_hash().empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("API key '", key.id(), "': the key hash must not be empty"));
+}
+
+absl::Status CheckUpdateType(absl::string_view entity, absl::string_view id, OtaPackageType type) {
+  if (type != ::fwota::v1::OTA_PACKAGE_TYPE_UNSPECIFIED &&
+      ::fwota::v1::OtaPackageType_IsValid(type)) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      entity, " '", id, "': the package type must be FIRMWARE or SOFTWARE, not ", TypeName(type)));
+}
+
+absl::Status CheckUpdateState(absl::string_view entity, absl::string_view id, UpdateState state) {
+  if (::fwota::v1::UpdateState_IsValid(state)) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(entity, " '", id, "': unknown update state ", static_cast<int>(state)));
 }
 
 absl::Status CheckPageQuery(const PageQuery& query) {
@@ -101,6 +158,21 @@ absl::Status DuplicatePackageTitleVersionError(const OtaPackage& package) {
   return absl::AlreadyExistsError(
       absl::StrCat("OTA package with title '", package.title(), "' and version '",
                    package.version(), "' already exists in tenant '", package.tenant_id(), "'"));
+}
+
+absl::Status DuplicateApiKeyNameError(const ApiKey& key) {
+  return absl::AlreadyExistsError(absl::StrCat(
+      "API key named '", key.name(), "' already exists in tenant '", key.tenant_id(), "'"));
+}
+
+absl::Status DuplicateApiKeyHashError(const ApiKey& key) {
+  return absl::AlreadyExistsError(
+      absl::StrCat("another API key already has the key hash given for API key '", key.id(), "'"));
+}
+
+absl::Status UpdateStatusNotFoundError(absl::string_view device_id, OtaPackageType type) {
+  return NotFoundError(kUpdateStatus,
+                       absl::StrCat("device '", device_id, "' and type ", TypeName(type)));
 }
 
 absl::Status MissingReferenceError(absl::string_view entity, absl::string_view id,

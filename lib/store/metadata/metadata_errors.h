@@ -20,6 +20,9 @@ inline constexpr absl::string_view kProfile = "device profile";
 inline constexpr absl::string_view kDevice = "device";
 inline constexpr absl::string_view kPackage = "OTA package";
 inline constexpr absl::string_view kAudit = "audit event";
+inline constexpr absl::string_view kApiKey = "API key";
+inline constexpr absl::string_view kUpdateStatus = "update status";
+inline constexpr absl::string_view kUpdateEvent = "update event";
 
 // One reference a row makes: `entity` (one of the names above) with id `id`.
 struct Reference {
@@ -29,11 +32,20 @@ struct Reference {
 
 // The optional references of each entity (an empty id is "no reference"), in the order
 // both stores check them. The tenant comes first; it is required on profiles, devices
-// and packages (see CheckTenantPresent) and optional on audit events.
+// and packages (see CheckTenantPresent) and optional on audit events. API keys
+// refer to their tenant (required); update statuses and events to their tenant
+// (optional) and device (required, see CheckDevicePresent), never to a package: they
+// keep a deleted package's id as history.
 std::vector<Reference> ReferencesOf(const DeviceProfile& profile);
 std::vector<Reference> ReferencesOf(const Device& device);
 std::vector<Reference> ReferencesOf(const OtaPackage& package);
 std::vector<Reference> ReferencesOf(const AuditEvent& event);
+std::vector<Reference> ReferencesOf(const ApiKey& key);
+std::vector<Reference> ReferencesOf(const UpdateStatus& status);
+std::vector<Reference> ReferencesOf(const UpdateEvent& event);
+
+// How messages name an update status, which has no id of its own: "<device id>/<TYPE>".
+std::string UpdateStatusKey(absl::string_view device_id, OtaPackageType type);
 
 // The checks every insert (and update) starts with, in this order, in both stores.
 // kInvalidArgument when `id` is empty: every row needs its id.
@@ -41,6 +53,17 @@ absl::Status CheckIdPresent(absl::string_view entity, absl::string_view id);
 // kFailedPrecondition when `tenant_id` is empty: the tenant "" does not exist.
 absl::Status CheckTenantPresent(absl::string_view entity, absl::string_view id,
                                 absl::string_view tenant_id);
+// kFailedPrecondition when `device_id` is empty: the device "" does not exist.
+absl::Status CheckDevicePresent(absl::string_view entity, absl::string_view id,
+                                absl::string_view device_id);
+// kInvalidArgument for an empty key hash: it would be a key that nothing can present.
+absl::Status CheckKeyHashPresent(const ApiKey& key);
+// kInvalidArgument for a package type that is UNSPECIFIED or not in the enum (an
+// update status or event is always about firmware or software).
+absl::Status CheckUpdateType(absl::string_view entity, absl::string_view id, OtaPackageType type);
+// kInvalidArgument for a state number that is not in the enum (UNSPECIFIED is in it):
+// CountUpdateStates indexes by state.
+absl::Status CheckUpdateState(absl::string_view entity, absl::string_view id, UpdateState state);
 
 // kInvalidArgument for a page_size below 1 or a negative page.
 absl::Status CheckPageQuery(const PageQuery& query);
@@ -57,6 +80,12 @@ absl::Status DuplicateProfileNameError(const DeviceProfile& profile);
 absl::Status DuplicateDeviceNameError(const Device& device);
 absl::Status DuplicateAccessTokenError(const Device& device);
 absl::Status DuplicatePackageTitleVersionError(const OtaPackage& package);
+// Neither message shows the hash: it identifies a credential.
+absl::Status DuplicateApiKeyNameError(const ApiKey& key);
+absl::Status DuplicateApiKeyHashError(const ApiKey& key);
+
+// kNotFound for GetUpdateStatus.
+absl::Status UpdateStatusNotFoundError(absl::string_view device_id, OtaPackageType type);
 
 // kFailedPrecondition: the row `entity` `id` refers to `missing`, which does not exist.
 absl::Status MissingReferenceError(absl::string_view entity, absl::string_view id,

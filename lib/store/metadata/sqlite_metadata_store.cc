@@ -83,6 +83,31 @@ std::string TitleSearch(absl::string_view column) {
   return absl::StrCat("(?2 = '' OR instr(lower(", column, "), lower(?2)) > 0)");
 }
 
+// The direction of a listing sorted by time, then by a unique column, both in the
+// query's direction.
+std::string TimeOrderBy(absl::string_view time_column, absl::string_view tie_column,
+                        const PageQuery& query) {
+  const char* direction = query.ascending ? "ASC" : "DESC";
+  return absl::StrCat(" ORDER BY ", time_column, " ", direction, ", ", tie_column, " ", direction);
+}
+
+// How messages name a row: its id, or what stands for one.
+template <typename T>
+std::string RowKey(const T& row) {
+  return row.id();
+}
+std::string RowKey(const UpdateStatus& status) {
+  return metadata_internal::UpdateStatusKey(status.device_id(), status.type());
+}
+
+// The table of an entity that rows refer to.
+const char* TableOf(absl::string_view entity) {
+  if (entity == metadata_internal::kTenant) return "tenant";
+  if (entity == metadata_internal::kProfile) return "device_profile";
+  if (entity == metadata_internal::kDevice) return "device";
+  return "ota_package";
+}
+
 // ---------------------------------------------------------------------------------------
 // The transaction.
 
@@ -212,6 +237,7 @@ class SqliteTransaction final : public MetadataTransaction {
                  [&](SQLite::Statement& s) { BindText(s, 1, profile_id); });
   }
 
+  // Its update statuses and events go with it (ON DELETE CASCADE).
   absl::Status DeleteDevice(absl::string_view id) override {
     return Delete(metadata_internal::kDevice, Row<Device>::Sql().remove, id, [] {
       return absl::InternalError("nothing refers to devices, yet a constraint failed");
@@ -314,6 +340,137 @@ class SqliteTransaction final : public MetadataTransaction {
                   });
   }
 
+  // API keys.
+  absl::Status InsertApiKey(const ApiKey& key) override {
+    FWOTA_RETURN_IF_ERROR(metadata_internal::CheckIdPresent(metadata_internal::kApiKey, key.id()));
+    FWOTA_RETURN_IF_ERROR(metadata_internal::CheckTenantPresent(metadata_internal::kApiKey,
+                                                                key.id(), key.tenant_id()));
+    FWOTA_RETURN_IF_ERROR(metadata_internal::CheckKeyHashPresent(key));
+    return Write(metadata_internal::kApiKey, Row<ApiKey>::Sql().insert, key,
+                 metadata_internal::ReferencesOf(key), [&](absl::string_view what) {
+                   return absl::StrContains(what, "api_key.key_hash")
+                              ? metadata_internal::DuplicateApiKeyHashError(key)
+                              : metadata_internal::DuplicateApiKeyNameError(key);
+                 });
+  }
+
+  absl::StatusOr<ApiKey> FindApiKeyByHash(absl::string_view key_hash) override {
+    return QueryOne<ApiKey>(
+        absl::StrCat(Row<ApiKey>::Sql().select, " WHERE key_hash = ?1"),
+        [&](SQLite::Statement& s) { BindText(s, 1, key_hash); },
+        metadata_internal::NotFoundError(metadata_internal::kApiKey, "the given key hash"));
+  }
+
+  absl::StatusOr<std::vector<ApiKey>> ListApiKeys(absl::string_view tenant_id) override {
+    return QueryAll<ApiKey>(
+        absl::StrCat(Row<ApiKey>::Sql().select, " WHERE tenant_id = ?1 ORDER BY name, id"),
+        [&](SQLite::Statement& s) { BindText(s, 1, tenant_id); });
+  }
+
+  absl::Status DeleteApiKey(absl::string_view id) override {
+    return Delete(metadata_internal::kApiKey, Row<ApiKey>::Sql().remove, id, [] {
+      return absl::InternalError("nothing refers to API keys, yet a constraint failed");
+    });
+  }
+
+  // Update status.
+  absl::Status PutUpdateStatus(const UpdateStatus& status) override {
+    const std::string key = RowKey(status);
+    FWOTA_RETURN_IF_ERROR(
+        metadata_internal::CheckUpdateType(metadata_internal::kUpdateStatus, key, status.type()));
+    FWOTA_RETURN_IF_ERROR(
+        metadata_internal::CheckUpdateState(metadata_internal::kUpdateStatus, key, status.state()));
+    FWOTA_RETURN_IF_ERROR(metadata_internal::CheckDevicePresent(metadata_internal::kUpdateStatus,
+                                                                key, status.device_id()));
+    return Write(metadata_internal::kUpdateStatus, Row<UpdateStatus>::Sql().upsert, status,
+                 metadata_internal::ReferencesOf(status), [&](absl::string_view what) {
+                   return absl::InternalError(
+                       absl::StrCat("update status '", key, "': unexpected conflict: ", what));
+                 });
+  }
+
+  absl::StatusOr<UpdateStatus> GetUpdateStatus(absl::string_view device_id,
+                                               OtaPackageType type) override {
+    return QueryOne<UpdateStatus>(
+        Row<UpdateStatus>::Sql().by_id,
+        [&](SQLite::Statement& s) {
+          BindText(s, 1, device_id);
+          s.bind(2, static_cast<int32_t>(type));
+        },
+        metadata_internal::UpdateStatusNotFoundError(device_id, type));
+  }
+
+  absl::StatusOr<Page<UpdateStatus>> ListUpdateStatuses(absl::string_view tenant_id,
+                                                        OtaPackageType type, UpdateState state,
+                                                        const PageQuery& query) override {
+    FWOTA_RETURN_IF_ERROR(metadata_internal::CheckPageQuery(query));
+    // IS: an empty tenant id lists the statuses of no tenant (NULL in the column). The
+    // device always exists (the status goes with it), so its name is never NULL.
+    const std::string where = absl::StrCat(
+        " WHERE tenant_id IS ?1 AND type = ?5 AND (?6 = 0 OR state = ?6) AND ",
+        TitleSearch("(SELECT device.name FROM device WHERE device.id = update_status.device_id)"));
+    return ListPage<UpdateStatus>(
+        absl::StrCat("SELECT COUNT(*) FROM update_status", where),
+        absl::StrCat(Row<UpdateStatus>::Sql().select, where,
+                     TimeOrderBy("state_since", "device_id", query), " LIMIT ?3 OFFSET ?4"),
+        query, [&](SQLite::Statement& s) {
+          BindOptional(s, 1, tenant_id);
+          s.bind(5, static_cast<int32_t>(type));
+          s.bind(6, static_cast<int32_t>(state));
+        });
+  }
+
+  absl::StatusOr<std::vector<int64_t>> CountUpdateStates(absl::string_view tenant_id,
+                                                         OtaPackageType type) override {
+    return Run([&]() -> absl::StatusOr<std::vector<int64_t>> {
+      Query q(connection_,
+              "SELECT state, COUNT(*) FROM update_status WHERE tenant_id IS ?1 AND type = ?2"
+              " GROUP BY state");
+      BindOptional(*q, 1, tenant_id);
+      q->bind(2, static_cast<int32_t>(type));
+      std::vector<int64_t> counts(::fwota::v1::UpdateState_ARRAYSIZE, 0);
+      while (q->executeStep()) {
+        const int state = q->getColumn(0).getInt();
+        // PutUpdateStatus admits only states of the enum.
+        if (state >= 0 && state < static_cast<int>(counts.size())) counts[state] = ReadInt64(*q, 1);
+      }
+      return counts;
+    });
+  }
+
+  // Update events.
+  absl::Status AppendUpdateEvent(const UpdateEvent& event) override {
+    FWOTA_RETURN_IF_ERROR(
+        metadata_internal::CheckIdPresent(metadata_internal::kUpdateEvent, event.id()));
+    FWOTA_RETURN_IF_ERROR(metadata_internal::CheckUpdateType(metadata_internal::kUpdateEvent,
+                                                             event.id(), event.type()));
+    FWOTA_RETURN_IF_ERROR(metadata_internal::CheckUpdateState(metadata_internal::kUpdateEvent,
+                                                              event.id(), event.state()));
+    FWOTA_RETURN_IF_ERROR(metadata_internal::CheckDevicePresent(metadata_internal::kUpdateEvent,
+                                                                event.id(), event.device_id()));
+    return Write(
+        metadata_internal::kUpdateEvent, Row<UpdateEvent>::Sql().insert, event,
+        metadata_internal::ReferencesOf(event), [&](absl::string_view what) {
+          return absl::AlreadyExistsError(absl::StrCat("update event '", event.id(), "': ", what));
+        });
+  }
+
+  absl::StatusOr<Page<UpdateEvent>> ListUpdateEvents(absl::string_view device_id,
+                                                     OtaPackageType type,
+                                                     const PageQuery& query) override {
+    FWOTA_RETURN_IF_ERROR(metadata_internal::CheckPageQuery(query));
+    const std::string where =
+        absl::StrCat(" WHERE device_id = ?1 AND type = ?5 AND ", TitleSearch("title"));
+    return ListPage<UpdateEvent>(
+        absl::StrCat("SELECT COUNT(*) FROM update_event", where),
+        absl::StrCat(Row<UpdateEvent>::Sql().select, where,
+                     TimeOrderBy("created_time", "id", query), " LIMIT ?3 OFFSET ?4"),
+        query, [&](SQLite::Statement& s) {
+          BindText(s, 1, device_id);
+          s.bind(5, static_cast<int32_t>(type));
+        });
+  }
+
   // Audit log.
   absl::Status AppendAudit(const AuditEvent& event) override {
     FWOTA_RETURN_IF_ERROR(metadata_internal::CheckIdPresent(metadata_internal::kAudit, event.id()));
@@ -330,11 +487,10 @@ class SqliteTransaction final : public MetadataTransaction {
     // IS: an empty tenant id lists the events of no tenant (NULL in the column).
     const std::string where =
         absl::StrCat(" WHERE tenant_id IS ?1 AND ", TitleSearch("entity_name"));
-    const char* direction = query.ascending ? "ASC" : "DESC";
     return ListPage<AuditEvent>(
         absl::StrCat("SELECT COUNT(*) FROM audit_event", where),
-        absl::StrCat(Row<AuditEvent>::Sql().select, where, " ORDER BY created_time ", direction,
-                     ", id ", direction, " LIMIT ?3 OFFSET ?4"),
+        absl::StrCat(Row<AuditEvent>::Sql().select, where, TimeOrderBy("created_time", "id", query),
+                     " LIMIT ?3 OFFSET ?4"),
         query, [&](SQLite::Statement& s) { BindOptional(s, 1, tenant_id); });
   }
 
@@ -418,10 +574,7 @@ class SqliteTransaction final : public MetadataTransaction {
   absl::Status MissingReference(absl::string_view entity, absl::string_view id,
                                 const std::vector<Reference>& refs) {
     for (const Reference& ref : refs) {
-      const char* table = ref.entity == metadata_internal::kTenant    ? "tenant"
-                          : ref.entity == metadata_internal::kProfile ? "device_profile"
-                                                                      : "ota_package";
-      Query q(connection_, absl::StrCat("SELECT 1 FROM ", table, " WHERE id = ?1"));
+      Query q(connection_, absl::StrCat("SELECT 1 FROM ", TableOf(ref.entity), " WHERE id = ?1"));
       BindText(*q, 1, ref.id);
       if (!q->executeStep()) return metadata_internal::MissingReferenceError(entity, id, ref);
     }
@@ -433,7 +586,8 @@ class SqliteTransaction final : public MetadataTransaction {
   // Runs an INSERT or UPDATE (`sql`, bound by Row<T>::Bind) and maps its constraint
   // violations: a duplicate id -> kAlreadyExists, another unique key -> `on_unique`
   // (given SQLite's message, which names the columns), a missing reference ->
-  // kFailedPrecondition naming it. An UPDATE that matches no row -> kNotFound.
+  // kFailedPrecondition naming it. An UPDATE that matches no row -> kNotFound. Messages
+  // name the row by RowKey.
   template <typename T>
   absl::Status Write(absl::string_view entity, const std::string& sql, const T& row,
                      const std::vector<Reference>& refs,
@@ -444,7 +598,7 @@ class SqliteTransaction final : public MetadataTransaction {
       try {
         Query q(connection_, sql);
         Row<T>::Bind(*q, row);
-        if (q->exec() == 0) return metadata_internal::NotFoundById(entity, row.id());
+        if (q->exec() == 0) return metadata_internal::NotFoundById(entity, RowKey(row));
         return absl::OkStatus();
       } catch (const SQLite::Exception& e) {
         extended_code = e.getExtendedErrorCode();
@@ -453,16 +607,16 @@ class SqliteTransaction final : public MetadataTransaction {
       }
       switch (extended_code) {
         case SQLITE_CONSTRAINT_PRIMARYKEY:
-          return metadata_internal::DuplicateIdError(entity, row.id());
+          return metadata_internal::DuplicateIdError(entity, RowKey(row));
         case SQLITE_CONSTRAINT_UNIQUE:
           return on_unique(what);
         case SQLITE_CONSTRAINT_FOREIGNKEY:
         case SQLITE_CONSTRAINT_TRIGGER:  // a foreign-key action
         case SQLITE_CONSTRAINT_NOTNULL:
-          return MissingReference(entity, row.id(), refs);
+          return MissingReference(entity, RowKey(row), refs);
         default:
           return absl::InvalidArgumentError(
-              absl::StrCat(entity, " '", row.id(), "' violates a constraint: ", what));
+              absl::StrCat(entity, " '", RowKey(row), "' violates a constraint: ", what));
       }
     });
   }

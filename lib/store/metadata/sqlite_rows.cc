@@ -1,5 +1,6 @@
 #include "lib/store/metadata/sqlite_rows.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -8,20 +9,32 @@
 namespace fwota {
 namespace metadata_internal {
 
-TableSql::TableSql(std::string table, std::vector<std::string> columns)
+TableSql::TableSql(std::string table, std::vector<std::string> columns,
+                   std::vector<std::string> key)
     : name(std::move(table)), column_list(absl::StrJoin(columns, ", ")) {
-  std::vector<std::string> params, assignments;
+  std::vector<std::string> params, assignments, replacements, key_by_column, key_by_position;
   for (size_t i = 0; i < columns.size(); ++i) {
     params.push_back(absl::StrCat("?", i + 1));
-    if (i > 0) assignments.push_back(absl::StrCat(columns[i], " = ?", i + 1));
+    const auto in_key = std::find(key.begin(), key.end(), columns[i]);
+    if (in_key == key.end()) {
+      assignments.push_back(absl::StrCat(columns[i], " = ?", i + 1));
+      replacements.push_back(absl::StrCat(columns[i], " = excluded.", columns[i]));
+    } else {
+      key_by_column.push_back(absl::StrCat(columns[i], " = ?", i + 1));
+    }
+  }
+  for (size_t i = 0; i < key.size(); ++i) {
+    key_by_position.push_back(absl::StrCat(key[i], " = ?", i + 1));
   }
   select = absl::StrCat("SELECT ", column_list, " FROM ", name);
   insert = absl::StrCat("INSERT INTO ", name, " (", column_list, ") VALUES (",
                         absl::StrJoin(params, ", "), ")");
-  update =
-      absl::StrCat("UPDATE ", name, " SET ", absl::StrJoin(assignments, ", "), " WHERE id = ?1");
-  by_id = absl::StrCat(select, " WHERE id = ?1");
-  remove = absl::StrCat("DELETE FROM ", name, " WHERE id = ?1");
+  upsert = absl::StrCat(insert, " ON CONFLICT (", absl::StrJoin(key, ", "), ") DO UPDATE SET ",
+                        absl::StrJoin(replacements, ", "));
+  update = absl::StrCat("UPDATE ", name, " SET ", absl::StrJoin(assignments, ", "), " WHERE ",
+                        absl::StrJoin(key_by_column, " AND "));
+  by_id = absl::StrCat(select, " WHERE ", absl::StrJoin(key_by_position, " AND "));
+  remove = absl::StrCat("DELETE FROM ", name, " WHERE ", absl::StrJoin(key_by_position, " AND "));
 }
 
 void BindText(SQLite::Statement& s, int index, absl::string_view text) {
@@ -210,6 +223,117 @@ AuditEvent Row<AuditEvent>::Read(SQLite::Statement& s) {
   e.set_action_data_json(ReadText(s, 8));
   e.set_failure_details(ReadText(s, 9));
   e.set_created_time(ReadInt64(s, 10));
+  return e;
+}
+
+const TableSql& Row<ApiKey>::Sql() {
+  static const TableSql* sql =
+      new TableSql("api_key", {"id", "tenant_id", "name", "key_hash", "created_time"});
+  return *sql;
+}
+
+void Row<ApiKey>::Bind(SQLite::Statement& s, const ApiKey& k) {
+  BindText(s, 1, k.id());
+  BindOptional(s, 2, k.tenant_id());
+  BindText(s, 3, k.name());
+  BindText(s, 4, k.key_hash());
+  s.bind(5, static_cast<int64_t>(k.created_time()));
+}
+
+ApiKey Row<ApiKey>::Read(SQLite::Statement& s) {
+  ApiKey k;
+  k.set_id(ReadText(s, 0));
+  k.set_tenant_id(ReadText(s, 1));
+  k.set_name(ReadText(s, 2));
+  k.set_key_hash(ReadText(s, 3));
+  k.set_created_time(ReadInt64(s, 4));
+  return k;
+}
+
+const TableSql& Row<UpdateStatus>::Sql() {
+  static const TableSql* sql =
+      new TableSql("update_status",
+                   {"tenant_id", "device_id", "type", "state", "target_package_id", "target_title",
+                    "target_version", "target_tag", "target_ts", "current_title", "current_version",
+                    "error", "state_since", "last_activity"},
+                   {"device_id", "type"});
+  return *sql;
+}
+
+void Row<UpdateStatus>::Bind(SQLite::Statement& s, const UpdateStatus& u) {
+  BindOptional(s, 1, u.tenant_id());
+  BindOptional(s, 2, u.device_id());
+  s.bind(3, static_cast<int32_t>(u.type()));
+  s.bind(4, static_cast<int32_t>(u.state()));
+  BindOptional(s, 5, u.target_package_id());
+  BindText(s, 6, u.target_title());
+  BindText(s, 7, u.target_version());
+  BindText(s, 8, u.target_tag());
+  s.bind(9, static_cast<int64_t>(u.target_ts()));
+  BindText(s, 10, u.current_title());
+  BindText(s, 11, u.current_version());
+  BindText(s, 12, u.error());
+  s.bind(13, static_cast<int64_t>(u.state_since()));
+  s.bind(14, static_cast<int64_t>(u.last_activity()));
+}
+
+UpdateStatus Row<UpdateStatus>::Read(SQLite::Statement& s) {
+  UpdateStatus u;
+  u.set_tenant_id(ReadText(s, 0));
+  u.set_device_id(ReadText(s, 1));
+  u.set_type(static_cast<OtaPackageType>(s.getColumn(2).getInt()));
+  u.set_state(static_cast<UpdateState>(s.getColumn(3).getInt()));
+  u.set_target_package_id(ReadText(s, 4));
+  u.set_target_title(ReadText(s, 5));
+  u.set_target_version(ReadText(s, 6));
+  u.set_target_tag(ReadText(s, 7));
+  u.set_target_ts(ReadInt64(s, 8));
+  u.set_current_title(ReadText(s, 9));
+  u.set_current_version(ReadText(s, 10));
+  u.set_error(ReadText(s, 11));
+  u.set_state_since(ReadInt64(s, 12));
+  u.set_last_activity(ReadInt64(s, 13));
+  return u;
+}
+
+const TableSql& Row<UpdateEvent>::Sql() {
+  static const TableSql* sql = new TableSql(
+      "update_event", {"id", "tenant_id", "device_id", "type", "state", "package_id", "title",
+                       "version", "error", "source", "accepted", "note", "created_time"});
+  return *sql;
+}
+
+void Row<UpdateEvent>::Bind(SQLite::Statement& s, const UpdateEvent& e) {
+  BindText(s, 1, e.id());
+  BindOptional(s, 2, e.tenant_id());
+  BindOptional(s, 3, e.device_id());
+  s.bind(4, static_cast<int32_t>(e.type()));
+  s.bind(5, static_cast<int32_t>(e.state()));
+  BindOptional(s, 6, e.package_id());
+  BindText(s, 7, e.title());
+  BindText(s, 8, e.version());
+  BindText(s, 9, e.error());
+  BindText(s, 10, e.source());
+  s.bind(11, static_cast<int32_t>(e.accepted() ? 1 : 0));
+  BindText(s, 12, e.note());
+  s.bind(13, static_cast<int64_t>(e.created_time()));
+}
+
+UpdateEvent Row<UpdateEvent>::Read(SQLite::Statement& s) {
+  UpdateEvent e;
+  e.set_id(ReadText(s, 0));
+  e.set_tenant_id(ReadText(s, 1));
+  e.set_device_id(ReadText(s, 2));
+  e.set_type(static_cast<OtaPackageType>(s.getColumn(3).getInt()));
+  e.set_state(static_cast<UpdateState>(s.getColumn(4).getInt()));
+  e.set_package_id(ReadText(s, 5));
+  e.set_title(ReadText(s, 6));
+  e.set_version(ReadText(s, 7));
+  e.set_error(ReadText(s, 8));
+  e.set_source(ReadText(s, 9));
+  e.set_accepted(s.getColumn(10).getInt() != 0);
+  e.set_note(ReadText(s, 11));
+  e.set_created_time(ReadInt64(s, 12));
   return e;
 }
 

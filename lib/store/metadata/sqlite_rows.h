@@ -16,16 +16,20 @@
 namespace fwota {
 namespace metadata_internal {
 
-// The SQL of one table, generated from its column list (columns[0] is the id). Insert
-// and update bind the same numbered parameters (?1 is the id), so one Bind per entity
-// serves both.
+// The SQL of one table, generated from its column list and its primary key (`key`, a
+// subset of `columns`; {"id"} for every table with an id). Insert, upsert and update bind
+// the same numbered parameters (?n is columns[n-1]), so one Bind per entity serves all
+// three. by_id and remove take the key columns as ?1..?k, in the order of `key`.
 struct TableSql {
-  TableSql(std::string table, std::vector<std::string> columns);
+  TableSql(std::string table, std::vector<std::string> columns,
+           std::vector<std::string> key = {"id"});
 
   std::string name;
   std::string column_list;
   std::string select;
   std::string insert;
+  // Inserts, or replaces every other column of the row with the same key.
+  std::string upsert;
   std::string update;
   std::string by_id;
   std::string remove;
@@ -77,6 +81,28 @@ struct Row<AuditEvent> {
   static const TableSql& Sql();
   static void Bind(SQLite::Statement& s, const AuditEvent& row);
   static AuditEvent Read(SQLite::Statement& s);
+};
+
+template <>
+struct Row<ApiKey> {
+  static const TableSql& Sql();
+  static void Bind(SQLite::Statement& s, const ApiKey& row);
+  static ApiKey Read(SQLite::Statement& s);
+};
+
+// Keyed by (device_id, type): by_id takes ?1 device_id, ?2 type.
+template <>
+struct Row<UpdateStatus> {
+  static const TableSql& Sql();
+  static void Bind(SQLite::Statement& s, const UpdateStatus& row);
+  static UpdateStatus Read(SQLite::Statement& s);
+};
+
+template <>
+struct Row<UpdateEvent> {
+  static const TableSql& Sql();
+  static void Bind(SQLite::Statement& s, const UpdateEvent& row);
+  static UpdateEvent Read(SQLite::Statement& s);
 };
 
 }  // namespace metadata_internal

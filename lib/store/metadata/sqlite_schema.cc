@@ -92,8 +92,64 @@ CREATE TABLE audit_event (
 CREATE INDEX audit_event_tenant_created ON audit_event (tenant_id, created_time);
 )sql";
 
+// Version 2: API keys, and each device's update status and history. The conventions of
+// version 1 hold, with two deliberate departures:
+// - a device's status and events are its history: deleting the device deletes them
+//   (ON DELETE CASCADE, which needs foreign_keys on, as every store connection has it).
+// - the package a status targets (or an event names) is no reference: the row keeps
+//   its title and version after the package is deleted, so it is a plain id column.
+constexpr absl::string_view kSchemaV2 = R"sql(
+CREATE TABLE api_key (
+  id TEXT NOT NULL PRIMARY KEY,
+  tenant_id TEXT NOT NULL REFERENCES tenant (id) ON DELETE RESTRICT,
+  name TEXT NOT NULL,
+  key_hash TEXT NOT NULL,
+  created_time BIGINT NOT NULL,
+  CONSTRAINT api_key_hash_unique UNIQUE (key_hash),
+  CONSTRAINT api_key_name_unique UNIQUE (tenant_id, name)
+);
+
+CREATE TABLE update_status (
+  tenant_id TEXT REFERENCES tenant (id) ON DELETE RESTRICT,
+  device_id TEXT NOT NULL REFERENCES device (id) ON DELETE CASCADE,
+  type INTEGER NOT NULL,
+  state INTEGER NOT NULL,
+  target_package_id TEXT,
+  target_title TEXT NOT NULL,
+  target_version TEXT NOT NULL,
+  target_tag TEXT NOT NULL,
+  target_ts BIGINT NOT NULL,
+  current_title TEXT NOT NULL,
+  current_version TEXT NOT NULL,
+  error TEXT NOT NULL,
+  state_since BIGINT NOT NULL,
+  last_activity BIGINT NOT NULL,
+  PRIMARY KEY (device_id, type)
+);
+CREATE INDEX update_status_tenant_type_state
+  ON update_status (tenant_id, type, state, state_since);
+
+CREATE TABLE update_event (
+  id TEXT NOT NULL PRIMARY KEY,
+  tenant_id TEXT REFERENCES tenant (id) ON DELETE RESTRICT,
+  device_id TEXT NOT NULL REFERENCES device (id) ON DELETE CASCADE,
+  type INTEGER NOT NULL,
+  state INTEGER NOT NULL,
+  package_id TEXT,
+  title TEXT NOT NULL,
+  version TEXT NOT NULL,
+  error TEXT NOT NULL,
+  source TEXT NOT NULL,
+  accepted BOOLEAN NOT NULL CHECK (accepted IN (0, 1)),
+  note TEXT NOT NULL,
+  created_time BIGINT NOT NULL
+);
+CREATE INDEX update_event_device_type_created ON update_event (device_id, type, created_time);
+)sql";
+
 constexpr SqliteMigration kMigrations[] = {
     {1, "initial schema", kSchemaV1},
+    {2, "API keys, update status and update events", kSchemaV2},
 };
 
 }  // namespace
