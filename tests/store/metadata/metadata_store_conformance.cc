@@ -20,8 +20,11 @@ using ::fwota::v1::FIRMWARE;
 using ::fwota::v1::SHA256;
 using ::fwota::v1::SOFTWARE;
 using ::fwota::v1::SUCCESS;
+using ::testing::Each;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 
 Tenant MakeTenant(const std::string& id, const std::string& name, int64_t created_time) {
   Tenant t;
@@ -91,6 +94,57 @@ AuditEvent MakeAudit(const std::string& id, const std::string& tenant_id,
   e.set_action_type(ADDED);
   e.set_action_status(SUCCESS);
   e.set_action_data_json("{}");
+  e.set_created_time(created_time);
+  return e;
+}
+
+ApiKey MakeApiKey(const std::string& id, const std::string& tenant_id, const std::string& name,
+                  const std::string& key_hash, int64_t created_time) {
+  ApiKey k;
+  k.set_id(id);
+  k.set_tenant_id(tenant_id);
+  k.set_name(name);
+  k.set_key_hash(key_hash);
+  k.set_created_time(created_time);
+  return k;
+}
+
+UpdateStatus MakeUpdateStatus(const std::string& tenant_id, const std::string& device_id,
+                              OtaPackageType type, UpdateState state, int64_t state_since) {
+  UpdateStatus s;
+  s.set_tenant_id(tenant_id);
+  s.set_device_id(device_id);
+  s.set_type(type);
+  s.set_state(state);
+  s.set_target_package_id("pkg-" + device_id);
+  s.set_target_title("fw");
+  s.set_target_version("2.0");
+  s.set_target_tag("fw 2.0");
+  s.set_target_ts(state_since - 10);
+  s.set_current_title("fw");
+  s.set_current_version("1.0");
+  s.set_error(state == ::fwota::v1::UPDATE_STATE_FAILED ? "checksum mismatch" : "");
+  s.set_state_since(state_since);
+  s.set_last_activity(state_since + 5);
+  return s;
+}
+
+UpdateEvent MakeUpdateEvent(const std::string& id, const std::string& tenant_id,
+                            const std::string& device_id, OtaPackageType type, UpdateState state,
+                            int64_t created_time) {
+  UpdateEvent e;
+  e.set_id(id);
+  e.set_tenant_id(tenant_id);
+  e.set_device_id(device_id);
+  e.set_type(type);
+  e.set_state(state);
+  e.set_package_id("pkg-" + device_id);
+  e.set_title("fw");
+  e.set_version("2.0");
+  e.set_error(state == ::fwota::v1::UPDATE_STATE_FAILED ? "checksum mismatch" : "");
+  e.set_source("device");
+  e.set_accepted(true);
+  e.set_note("note " + id);
   e.set_created_time(created_time);
   return e;
 }
@@ -742,6 +796,11 @@ TEST_P(MetadataStoreConformanceTest, InvalidPageQueries) {
     FWOTA_EXPECT_CODE(tx.ListPackages("t1", Query(10, -1)), kInvalidArgument);
     FWOTA_EXPECT_CODE(tx.ListAudit("t1", Query(0)), kInvalidArgument);
     FWOTA_EXPECT_CODE(tx.ListAudit("t1", Query(10, -1)), kInvalidArgument);
+    const UpdateState all = ::fwota::v1::UPDATE_STATE_UNSPECIFIED;
+    FWOTA_EXPECT_CODE(tx.ListUpdateStatuses("t1", FIRMWARE, all, Query(0)), kInvalidArgument);
+    FWOTA_EXPECT_CODE(tx.ListUpdateStatuses("t1", FIRMWARE, all, Query(10, -1)), kInvalidArgument);
+    FWOTA_EXPECT_CODE(tx.ListUpdateEvents("d1", FIRMWARE, Query(0)), kInvalidArgument);
+    FWOTA_EXPECT_CODE(tx.ListUpdateEvents("d1", FIRMWARE, Query(10, -1)), kInvalidArgument);
   });
 }
 
@@ -952,6 +1011,568 @@ TEST_P(MetadataStoreConformanceTest, AuditDuplicatesReferencesAndSearch) {
     query.text_search = "FIRMWARE";
     EXPECT_THAT(Ids(Must(tx.ListAudit("t1", query)).data), ElementsAre("a2", "a1"));
     EXPECT_EQ(Must(tx.ListAudit("t1", Query(10))).total_elements, 3);
+  });
+}
+
+// ----- API keys -------------------------------------------------------------------------
+
+TEST_P(MetadataStoreConformanceTest, ApiKeyInsertFindListDelete) {
+  AddTenantsAndProfiles();
+  const ApiKey ci = MakeApiKey("key-1", "t1", "ci", "aaaa", 10);
+  InTransaction([&](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.InsertApiKey(ci));
+    FWOTA_EXPECT_OK(tx.InsertApiKey(MakeApiKey("key-2", "t1", "admin", "bbbb")));
+    FWOTA_EXPECT_OK(tx.InsertApiKey(MakeApiKey("key-3", "t1", "Zed", "cccc")));
+    FWOTA_EXPECT_OK(tx.InsertApiKey(MakeApiKey("key-4", "t2", "admin", "dddd")));
+  });
+  InTransaction([&](MetadataTransaction& tx) {
+    EXPECT_THAT(Must(tx.FindApiKeyByHash("aaaa")), EqualsProto(ci));
+    EXPECT_EQ(Must(tx.FindApiKeyByHash("dddd")).tenant_id(), "t2");
+    FWOTA_EXPECT_CODE(tx.FindApiKeyByHash("AAAA"), kNotFound);  // exact, as stored
+    FWOTA_EXPECT_CODE(tx.FindApiKeyByHash("aaa"), kNotFound);
+    FWOTA_EXPECT_CODE(tx.FindApiKeyByHash(""), kNotFound);
+    // By name, in byte order.
+    EXPECT_THAT(Ids(Must(tx.ListApiKeys("t1"))), ElementsAre("key-3", "key-2", "key-1"));
+    EXPECT_THAT(Ids(Must(tx.ListApiKeys("t2"))), ElementsAre("key-4"));
+    EXPECT_THAT(Must(tx.ListApiKeys("t404")), IsEmpty());
+    EXPECT_THAT(Must(tx.ListApiKeys("")), IsEmpty());
+  });
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.DeleteApiKey("key-1"));
+    FWOTA_EXPECT_CODE(tx.FindApiKeyByHash("aaaa"), kNotFound);
+    FWOTA_EXPECT_CODE(tx.DeleteApiKey("key-1"), kNotFound);
+    FWOTA_EXPECT_CODE(tx.DeleteApiKey("key-404"), kNotFound);
+    EXPECT_THAT(Ids(Must(tx.ListApiKeys("t1"))), ElementsAre("key-3", "key-2"));
+    // Its id, name and hash are free again.
+    FWOTA_EXPECT_OK(tx.InsertApiKey(MakeApiKey("key-1", "t1", "ci", "aaaa")));
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, ApiKeyDuplicates) {
+  AddTenantsAndProfiles();
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.InsertApiKey(MakeApiKey("key-1", "t1", "ci", "secret-hash")));
+    FWOTA_EXPECT_CODE(tx.InsertApiKey(MakeApiKey("key-1", "t2", "other", "other-hash")),
+                      kAlreadyExists);
+    // The hash is unique across tenants, the name within one.
+    absl::Status s = tx.InsertApiKey(MakeApiKey("key-2", "t2", "other", "secret-hash"));
+    FWOTA_EXPECT_CODE(s, kAlreadyExists);
+    EXPECT_THAT(std::string(s.message()), HasSubstr("key hash"));
+    EXPECT_THAT(std::string(s.message()), Not(HasSubstr("secret-hash")));
+    s = tx.InsertApiKey(MakeApiKey("key-2", "t1", "ci", "other-hash"));
+    FWOTA_EXPECT_CODE(s, kAlreadyExists);
+    EXPECT_THAT(std::string(s.message()), HasSubstr("named 'ci'"));
+    FWOTA_EXPECT_OK(tx.InsertApiKey(MakeApiKey("key-2", "t2", "ci", "other-hash")));
+    EXPECT_THAT(Ids(Must(tx.ListApiKeys("t1"))), ElementsAre("key-1"));
+    EXPECT_EQ(Must(tx.FindApiKeyByHash("secret-hash")).id(), "key-1");
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, ApiKeyNeedsIdHashAndTenant) {
+  AddTenantsAndProfiles();
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_CODE(tx.InsertApiKey(MakeApiKey("", "t1", "ci", "h")), kInvalidArgument);
+    FWOTA_EXPECT_CODE(tx.InsertApiKey(MakeApiKey("key-1", "t1", "ci", "")), kInvalidArgument);
+    FWOTA_EXPECT_CODE(tx.InsertApiKey(MakeApiKey("key-1", "t404", "ci", "h")), kFailedPrecondition);
+    FWOTA_EXPECT_CODE(tx.InsertApiKey(MakeApiKey("key-1", "", "ci", "h")), kFailedPrecondition);
+    FWOTA_EXPECT_CODE(tx.FindApiKeyByHash("h"), kNotFound);
+    FWOTA_EXPECT_OK(tx.InsertApiKey(MakeApiKey("key-1", "t1", "ci", "h")));
+  });
+}
+
+// ----- Update status --------------------------------------------------------------------
+
+// Devices d1..d3 of t1 and d9 of t2.
+void AddDevices(MetadataStore& store) {
+  FWOTA_EXPECT_OK(store.RunInTransaction([](MetadataTransaction& tx) {
+    FWOTA_RETURN_IF_ERROR(tx.InsertDevice(MakeDevice("d1", "t1", "p1", "Kitchen Sensor", "tok1")));
+    FWOTA_RETURN_IF_ERROR(tx.InsertDevice(MakeDevice("d2", "t1", "p1", "kitchen-gateway", "tok2")));
+    FWOTA_RETURN_IF_ERROR(tx.InsertDevice(MakeDevice("d3", "t1", "p2", "Garage 50%", "tok3")));
+    return tx.InsertDevice(MakeDevice("d9", "t2", "p9", "Kitchen Sensor", "tok9"));
+  }));
+}
+
+TEST_P(MetadataStoreConformanceTest, UpdateStatusPutGetReplace) {
+  AddTenantsAndProfiles();
+  AddDevices(store());
+  UpdateStatus fw =
+      MakeUpdateStatus("t1", "d1", FIRMWARE, ::fwota::v1::UPDATE_STATE_DOWNLOADING, 100);
+  fw.set_target_title("Ünïcödé ✓");
+  fw.set_target_tag(std::string("nul\0inside", 10));
+  fw.set_target_ts(int64_t{5} << 40);
+  UpdateStatus sw = MakeUpdateStatus("t1", "d1", SOFTWARE, ::fwota::v1::UPDATE_STATE_FAILED, 200);
+  sw.set_target_package_id("");  // none assigned
+  InTransaction([&](MetadataTransaction& tx) {
+    FWOTA_EXPECT_CODE(tx.GetUpdateStatus("d1", FIRMWARE), kNotFound);
+    FWOTA_EXPECT_OK(tx.PutUpdateStatus(fw));
+    FWOTA_EXPECT_OK(tx.PutUpdateStatus(sw));
+  });
+  InTransaction([&](MetadataTransaction& tx) {
+    EXPECT_THAT(Must(tx.GetUpdateStatus("d1", FIRMWARE)), EqualsProto(fw));
+    EXPECT_THAT(Must(tx.GetUpdateStatus("d1", SOFTWARE)), EqualsProto(sw));
+    FWOTA_EXPECT_CODE(tx.GetUpdateStatus("d2", FIRMWARE), kNotFound);
+    FWOTA_EXPECT_CODE(tx.GetUpdateStatus("d404", FIRMWARE), kNotFound);
+    FWOTA_EXPECT_CODE(tx.GetUpdateStatus("", FIRMWARE), kNotFound);
+    FWOTA_EXPECT_CODE(tx.GetUpdateStatus("d1", ::fwota::v1::OTA_PACKAGE_TYPE_UNSPECIFIED),
+                      kNotFound);
+    // A second put replaces every field of the (device, type) row, and only that row.
+    UpdateStatus updated =
+        MakeUpdateStatus("t1", "d1", FIRMWARE, ::fwota::v1::UPDATE_STATE_UPDATED, 300);
+    updated.set_current_version("2.0");
+    updated.set_target_package_id("");
+    FWOTA_EXPECT_OK(tx.PutUpdateStatus(updated));
+    EXPECT_THAT(Must(tx.GetUpdateStatus("d1", FIRMWARE)), EqualsProto(updated));
+    EXPECT_THAT(Must(tx.GetUpdateStatus("d1", SOFTWARE)), EqualsProto(sw));
+    EXPECT_EQ(Must(tx.ListUpdateStatuses("t1", FIRMWARE, ::fwota::v1::UPDATE_STATE_UNSPECIFIED,
+                                         Query(10)))
+                  .total_elements,
+              1);
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, UpdateStatusRefusals) {
+  AddTenantsAndProfiles();
+  AddDevices(store());
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_CODE(tx.PutUpdateStatus(MakeUpdateStatus("t1", "d404", FIRMWARE,
+                                                          ::fwota::v1::UPDATE_STATE_QUEUED, 1)),
+                      kFailedPrecondition);
+    FWOTA_EXPECT_CODE(tx.PutUpdateStatus(MakeUpdateStatus("t1", "", FIRMWARE,
+                                                          ::fwota::v1::UPDATE_STATE_QUEUED, 1)),
+                      kFailedPrecondition);
+    FWOTA_EXPECT_CODE(tx.PutUpdateStatus(MakeUpdateStatus("t404", "d1", FIRMWARE,
+                                                          ::fwota::v1::UPDATE_STATE_QUEUED, 1)),
+                      kFailedPrecondition);
+    FWOTA_EXPECT_CODE(
+        tx.PutUpdateStatus(MakeUpdateStatus("t1", "d1", ::fwota::v1::OTA_PACKAGE_TYPE_UNSPECIFIED,
+                                            ::fwota::v1::UPDATE_STATE_QUEUED, 1)),
+        kInvalidArgument);
+    FWOTA_EXPECT_CODE(
+        tx.PutUpdateStatus(MakeUpdateStatus("t1", "d1", static_cast<OtaPackageType>(7),
+                                            ::fwota::v1::UPDATE_STATE_QUEUED, 1)),
+        kInvalidArgument);
+    FWOTA_EXPECT_CODE(
+        tx.PutUpdateStatus(MakeUpdateStatus("t1", "d1", FIRMWARE, static_cast<UpdateState>(42), 1)),
+        kInvalidArgument);
+    absl::Status s = tx.PutUpdateStatus(
+        MakeUpdateStatus("t1", "d404", FIRMWARE, ::fwota::v1::UPDATE_STATE_QUEUED, 1));
+    EXPECT_THAT(std::string(s.message()), HasSubstr("d404"));
+    FWOTA_EXPECT_CODE(tx.GetUpdateStatus("d1", FIRMWARE), kNotFound);
+    FWOTA_EXPECT_CODE(tx.GetUpdateStatus("d404", FIRMWARE), kNotFound);
+    EXPECT_THAT(Must(tx.CountUpdateStates("t1", FIRMWARE)), Each(0));
+    // The same row with its device in place goes in.
+    FWOTA_EXPECT_OK(tx.PutUpdateStatus(
+        MakeUpdateStatus("t1", "d1", FIRMWARE, ::fwota::v1::UPDATE_STATE_QUEUED, 1)));
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, UpdateStatusKeepsItsTargetWhenThePackageGoes) {
+  AddTenantsAndProfiles();
+  AddDevices(store());
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.InsertPackage(MakePackage("k1", "t1", "p1", FIRMWARE, "fw", "2.0")));
+    FWOTA_EXPECT_OK(tx.InsertPackage(MakePackage("k2", "t1", "p1", FIRMWARE, "fw", "3.0")));
+    UpdateStatus status =
+        MakeUpdateStatus("t1", "d1", FIRMWARE, ::fwota::v1::UPDATE_STATE_UPDATED, 10);
+    status.set_target_package_id("k1");
+    FWOTA_EXPECT_OK(tx.PutUpdateStatus(status));
+    UpdateEvent event =
+        MakeUpdateEvent("e1", "t1", "d1", FIRMWARE, ::fwota::v1::UPDATE_STATE_UPDATED, 10);
+    event.set_package_id("k1");
+    FWOTA_EXPECT_OK(tx.AppendUpdateEvent(event));
+    Device d2 = MakeDevice("d2", "t1", "p1", "kitchen-gateway", "tok2");
+    d2.set_firmware_id("k2");
+    FWOTA_EXPECT_OK(tx.UpdateDevice(d2));
+  });
+  InTransaction([](MetadataTransaction& tx) {
+    // Statuses and events are no references: the package goes, the history stays.
+    EXPECT_EQ(Must(tx.CountPackageReferences("k1")).devices, 0);
+    FWOTA_EXPECT_OK(tx.DeletePackage("k1"));
+    UpdateStatus status = Must(tx.GetUpdateStatus("d1", FIRMWARE));
+    EXPECT_EQ(status.target_package_id(), "k1");
+    EXPECT_EQ(status.target_version(), "2.0");
+    EXPECT_THAT(Ids(Must(tx.ListUpdateEvents("d1", FIRMWARE, Query(10))).data), ElementsAre("e1"));
+    // A device's own assignment still restricts as before.
+    FWOTA_EXPECT_CODE(tx.DeletePackage("k2"), kFailedPrecondition);
+  });
+}
+
+std::vector<std::string> DeviceIds(const std::vector<UpdateStatus>& statuses) {
+  std::vector<std::string> ids;
+  for (const UpdateStatus& s : statuses) ids.push_back(s.device_id());
+  return ids;
+}
+
+TEST_P(MetadataStoreConformanceTest, ListUpdateStatusesFiltersAndSorts) {
+  AddTenantsAndProfiles();
+  AddDevices(store());
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.InsertDevice(MakeDevice("d4", "t1", "p1", "d4", "tok4")));
+    using ::fwota::v1::UPDATE_STATE_DOWNLOADING;
+    using ::fwota::v1::UPDATE_STATE_FAILED;
+    using ::fwota::v1::UPDATE_STATE_UPDATED;
+    // d2 and d3 tie in state_since: the device id breaks the tie.
+    FWOTA_EXPECT_OK(
+        tx.PutUpdateStatus(MakeUpdateStatus("t1", "d1", FIRMWARE, UPDATE_STATE_DOWNLOADING, 30)));
+    FWOTA_EXPECT_OK(
+        tx.PutUpdateStatus(MakeUpdateStatus("t1", "d3", FIRMWARE, UPDATE_STATE_FAILED, 20)));
+    FWOTA_EXPECT_OK(
+        tx.PutUpdateStatus(MakeUpdateStatus("t1", "d2", FIRMWARE, UPDATE_STATE_DOWNLOADING, 20)));
+    FWOTA_EXPECT_OK(
+        tx.PutUpdateStatus(MakeUpdateStatus("t1", "d4", FIRMWARE, UPDATE_STATE_UPDATED, 40)));
+    FWOTA_EXPECT_OK(
+        tx.PutUpdateStatus(MakeUpdateStatus("t1", "d1", SOFTWARE, UPDATE_STATE_DOWNLOADING, 99)));
+    FWOTA_EXPECT_OK(
+        tx.PutUpdateStatus(MakeUpdateStatus("t2", "d9", FIRMWARE, UPDATE_STATE_DOWNLOADING, 50)));
+  });
+  InTransaction([](MetadataTransaction& tx) {
+    auto list = [&tx](const std::string& tenant, OtaPackageType type, UpdateState state,
+                      bool ascending = false) {
+      PageQuery query = Query(100);
+      query.ascending = ascending;
+      Page<UpdateStatus> page = Must(tx.ListUpdateStatuses(tenant, type, state, query));
+      EXPECT_EQ(page.total_elements, static_cast<int64_t>(page.data.size()));
+      return DeviceIds(page.data);
+    };
+    const UpdateState all = ::fwota::v1::UPDATE_STATE_UNSPECIFIED;
+    // Newest state first; ties by device id in the same direction.
+    EXPECT_THAT(list("t1", FIRMWARE, all), ElementsAre("d4", "d1", "d3", "d2"));
+    EXPECT_THAT(list("t1", FIRMWARE, all, true), ElementsAre("d2", "d3", "d1", "d4"));
+    EXPECT_THAT(list("t1", FIRMWARE, ::fwota::v1::UPDATE_STATE_DOWNLOADING),
+                ElementsAre("d1", "d2"));
+    EXPECT_THAT(list("t1", FIRMWARE, ::fwota::v1::UPDATE_STATE_FAILED), ElementsAre("d3"));
+    EXPECT_THAT(list("t1", FIRMWARE, ::fwota::v1::UPDATE_STATE_QUEUED), IsEmpty());
+    EXPECT_THAT(list("t1", SOFTWARE, all), ElementsAre("d1"));
+    EXPECT_THAT(list("t2", FIRMWARE, all), ElementsAre("d9"));
+    EXPECT_THAT(list("t2", SOFTWARE, all), IsEmpty());
+    EXPECT_THAT(list("t404", FIRMWARE, all), IsEmpty());
+    EXPECT_THAT(list("t1", ::fwota::v1::OTA_PACKAGE_TYPE_UNSPECIFIED, all), IsEmpty());
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, ListUpdateStatusesSearchesTheDeviceName) {
+  AddTenantsAndProfiles();
+  AddDevices(store());
+  InTransaction([](MetadataTransaction& tx) {
+    int since = 0;
+    for (const char* device : {"d1", "d2", "d3"}) {
+      UpdateStatus status =
+          MakeUpdateStatus("t1", device, FIRMWARE, ::fwota::v1::UPDATE_STATE_QUEUED, ++since);
+      status.set_target_title("kitchen firmware");  // never searched
+      FWOTA_EXPECT_OK(tx.PutUpdateStatus(status));
+    }
+    FWOTA_EXPECT_OK(tx.PutUpdateStatus(
+        MakeUpdateStatus("t2", "d9", FIRMWARE, ::fwota::v1::UPDATE_STATE_QUEUED, 9)));
+  });
+  auto search = [this](const std::string& text) {
+    std::vector<std::string> ids;
+    InTransaction([&](MetadataTransaction& tx) {
+      PageQuery query = Query(100);
+      query.text_search = text;
+      Page<UpdateStatus> page =
+          Must(tx.ListUpdateStatuses("t1", FIRMWARE, ::fwota::v1::UPDATE_STATE_UNSPECIFIED, query));
+      EXPECT_EQ(page.total_elements, static_cast<int64_t>(page.data.size())) << text;
+      ids = DeviceIds(page.data);
+    });
+    return ids;
+  };
+  EXPECT_THAT(search("KITCHEN"), ElementsAre("d2", "d1"));
+  EXPECT_THAT(search("sensor"), ElementsAre("d1"));
+  EXPECT_THAT(search("n-g"), ElementsAre("d2"));
+  EXPECT_THAT(search("50%"), ElementsAre("d3"));
+  EXPECT_THAT(search("%"), ElementsAre("d3"));
+  EXPECT_THAT(search("_"), IsEmpty());
+  EXPECT_THAT(search("firmware"), IsEmpty());  // the target's title is not the device name
+  EXPECT_THAT(search("d1"), IsEmpty());        // nor is the device id
+  EXPECT_THAT(search(""), ElementsAre("d3", "d2", "d1"));
+  // The search follows a renamed device.
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.UpdateDevice(MakeDevice("d3", "t1", "p2", "Kitchen Boiler", "tok3")));
+  });
+  EXPECT_THAT(search("kitchen"), ElementsAre("d3", "d2", "d1"));
+}
+
+TEST_P(MetadataStoreConformanceTest, ListUpdateStatusesPaging) {
+  AddTenantsAndProfiles();
+  InTransaction([](MetadataTransaction& tx) {
+    for (int n = 0; n < 23; ++n) {
+      const int i = (n * 5) % 23;  // a permutation
+      const std::string id = absl::StrFormat("dev-%02d", i);
+      FWOTA_EXPECT_OK(tx.InsertDevice(MakeDevice(id, "t1", "p1", id, "tok-" + id)));
+      FWOTA_EXPECT_OK(tx.PutUpdateStatus(MakeUpdateStatus(
+          "t1", id, FIRMWARE,
+          i % 2 == 0 ? ::fwota::v1::UPDATE_STATE_QUEUED : ::fwota::v1::UPDATE_STATE_UPDATED,
+          /*state_since=*/100 + i / 3)));
+    }
+  });
+  for (bool ascending : {false, true}) {
+    SCOPED_TRACE(ascending ? "ascending" : "descending");
+    std::vector<UpdateStatus> seen;
+    for (int page_number = 0;; ++page_number) {
+      ASSERT_LT(page_number, 10);
+      PageQuery query = Query(5, page_number);
+      query.ascending = ascending;
+      Page<UpdateStatus> page;
+      InTransaction([&](MetadataTransaction& tx) {
+        page = Must(
+            tx.ListUpdateStatuses("t1", FIRMWARE, ::fwota::v1::UPDATE_STATE_UNSPECIFIED, query));
+      });
+      EXPECT_EQ(page.total_elements, 23);
+      EXPECT_EQ(page.total_pages, 5);
+      EXPECT_EQ(page.has_next, page_number < 4);
+      seen.insert(seen.end(), page.data.begin(), page.data.end());
+      if (!page.has_next) break;
+    }
+    ASSERT_EQ(seen.size(), 23u);
+    for (size_t i = 1; i < seen.size(); ++i) {
+      auto prev = std::make_tuple(seen[i - 1].state_since(), seen[i - 1].device_id());
+      auto next = std::make_tuple(seen[i].state_since(), seen[i].device_id());
+      EXPECT_TRUE(ascending ? prev < next : next < prev) << i;
+    }
+  }
+  InTransaction([](MetadataTransaction& tx) {
+    Page<UpdateStatus> queued =
+        Must(tx.ListUpdateStatuses("t1", FIRMWARE, ::fwota::v1::UPDATE_STATE_QUEUED, Query(5, 2)));
+    EXPECT_EQ(queued.total_elements, 12);
+    EXPECT_EQ(queued.total_pages, 3);
+    EXPECT_EQ(queued.data.size(), 2u);
+    EXPECT_FALSE(queued.has_next);
+    Page<UpdateStatus> beyond = Must(
+        tx.ListUpdateStatuses("t1", FIRMWARE, ::fwota::v1::UPDATE_STATE_UNSPECIFIED, Query(5, 9)));
+    EXPECT_THAT(beyond.data, IsEmpty());
+    EXPECT_EQ(beyond.total_elements, 23);
+    EXPECT_FALSE(beyond.has_next);
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, CountUpdateStates) {
+  AddTenantsAndProfiles();
+  AddDevices(store());
+  InTransaction([](MetadataTransaction& tx) {
+    const std::vector<int64_t> none = Must(tx.CountUpdateStates("t1", FIRMWARE));
+    EXPECT_EQ(none.size(), 9u);
+    EXPECT_THAT(none, Each(0));
+    FWOTA_EXPECT_OK(tx.InsertDevice(MakeDevice("d4", "t1", "p1", "d4", "tok4")));
+    FWOTA_EXPECT_OK(tx.PutUpdateStatus(
+        MakeUpdateStatus("t1", "d1", FIRMWARE, ::fwota::v1::UPDATE_STATE_FAILED, 1)));
+    FWOTA_EXPECT_OK(tx.PutUpdateStatus(
+        MakeUpdateStatus("t1", "d2", FIRMWARE, ::fwota::v1::UPDATE_STATE_FAILED, 1)));
+    FWOTA_EXPECT_OK(tx.PutUpdateStatus(
+        MakeUpdateStatus("t1", "d3", FIRMWARE, ::fwota::v1::UPDATE_STATE_QUEUED, 1)));
+    // A state of UNSPECIFIED is stored and counted at index 0.
+    FWOTA_EXPECT_OK(tx.PutUpdateStatus(
+        MakeUpdateStatus("t1", "d4", FIRMWARE, ::fwota::v1::UPDATE_STATE_UNSPECIFIED, 1)));
+    FWOTA_EXPECT_OK(tx.PutUpdateStatus(
+        MakeUpdateStatus("t1", "d1", SOFTWARE, ::fwota::v1::UPDATE_STATE_UPDATED, 1)));
+    FWOTA_EXPECT_OK(tx.PutUpdateStatus(
+        MakeUpdateStatus("t2", "d9", FIRMWARE, ::fwota::v1::UPDATE_STATE_FAILED, 1)));
+    EXPECT_THAT(Must(tx.CountUpdateStates("t1", FIRMWARE)), ElementsAre(1, 1, 0, 0, 0, 0, 0, 0, 2));
+    EXPECT_THAT(Must(tx.CountUpdateStates("t1", SOFTWARE)), ElementsAre(0, 0, 0, 0, 0, 0, 0, 1, 0));
+    EXPECT_THAT(Must(tx.CountUpdateStates("t2", FIRMWARE)), ElementsAre(0, 0, 0, 0, 0, 0, 0, 0, 1));
+    EXPECT_THAT(Must(tx.CountUpdateStates("t404", FIRMWARE)),
+                ElementsAre(0, 0, 0, 0, 0, 0, 0, 0, 0));
+    // Moving a device to another state moves its count.
+    FWOTA_EXPECT_OK(tx.PutUpdateStatus(
+        MakeUpdateStatus("t1", "d1", FIRMWARE, ::fwota::v1::UPDATE_STATE_UPDATED, 2)));
+    EXPECT_THAT(Must(tx.CountUpdateStates("t1", FIRMWARE)), ElementsAre(1, 1, 0, 0, 0, 0, 0, 1, 1));
+  });
+}
+
+// ----- Update events --------------------------------------------------------------------
+
+TEST_P(MetadataStoreConformanceTest, UpdateEventsNewestFirstWithPaging) {
+  AddTenantsAndProfiles();
+  AddDevices(store());
+  UpdateEvent rejected =
+      MakeUpdateEvent("e-x", "t1", "d1", FIRMWARE, ::fwota::v1::UPDATE_STATE_FAILED, 1000);
+  rejected.set_accepted(false);
+  rejected.set_package_id("");
+  rejected.set_source("server");
+  rejected.set_note("Ünïcödé ✓ 'quoted'");
+  InTransaction([&](MetadataTransaction& tx) {
+    for (int n = 0; n < 17; ++n) {
+      const int i = (n * 7) % 17;
+      FWOTA_EXPECT_OK(tx.AppendUpdateEvent(MakeUpdateEvent(
+          absl::StrFormat("e%02d", i), "t1", "d1", FIRMWARE, ::fwota::v1::UPDATE_STATE_DOWNLOADING,
+          /*created_time=*/i / 2)));
+    }
+    FWOTA_EXPECT_OK(tx.AppendUpdateEvent(rejected));
+    FWOTA_EXPECT_OK(tx.AppendUpdateEvent(
+        MakeUpdateEvent("s1", "t1", "d1", SOFTWARE, ::fwota::v1::UPDATE_STATE_QUEUED, 5000)));
+    FWOTA_EXPECT_OK(tx.AppendUpdateEvent(
+        MakeUpdateEvent("o1", "t1", "d2", FIRMWARE, ::fwota::v1::UPDATE_STATE_QUEUED, 5000)));
+  });
+  std::vector<UpdateEvent> seen;
+  for (int page_number = 0;; ++page_number) {
+    ASSERT_LT(page_number, 10);
+    Page<UpdateEvent> page;
+    InTransaction([&](MetadataTransaction& tx) {
+      page = Must(tx.ListUpdateEvents("d1", FIRMWARE, Query(4, page_number)));
+    });
+    EXPECT_EQ(page.total_elements, 18);
+    EXPECT_EQ(page.total_pages, 5);
+    seen.insert(seen.end(), page.data.begin(), page.data.end());
+    if (!page.has_next) break;
+  }
+  ASSERT_EQ(seen.size(), 18u);
+  EXPECT_THAT(seen.front(), EqualsProto(rejected));
+  EXPECT_EQ(seen[1].id(), "e16");
+  EXPECT_EQ(seen.back().id(), "e00");
+  for (size_t i = 1; i < seen.size(); ++i) {
+    // Ties in created_time (e.g. e02 and e03) by id, newest (largest) first.
+    EXPECT_GT(std::make_tuple(seen[i - 1].created_time(), seen[i - 1].id()),
+              std::make_tuple(seen[i].created_time(), seen[i].id()));
+  }
+  InTransaction([](MetadataTransaction& tx) {
+    PageQuery oldest_first = Query(3);
+    oldest_first.ascending = true;
+    EXPECT_THAT(Ids(Must(tx.ListUpdateEvents("d1", FIRMWARE, oldest_first)).data),
+                ElementsAre("e00", "e01", "e02"));
+    EXPECT_THAT(Ids(Must(tx.ListUpdateEvents("d1", SOFTWARE, Query(10))).data), ElementsAre("s1"));
+    EXPECT_THAT(Ids(Must(tx.ListUpdateEvents("d2", FIRMWARE, Query(10))).data), ElementsAre("o1"));
+    Page<UpdateEvent> none = Must(tx.ListUpdateEvents("d404", FIRMWARE, Query(10)));
+    EXPECT_THAT(none.data, IsEmpty());
+    EXPECT_EQ(none.total_elements, 0);
+    EXPECT_EQ(none.total_pages, 0);
+    EXPECT_EQ(Must(tx.ListUpdateEvents("d1", FIRMWARE, Query(4, 9))).total_elements, 18);
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, UpdateEventSearchMatchesTheTitle) {
+  AddTenantsAndProfiles();
+  AddDevices(store());
+  InTransaction([](MetadataTransaction& tx) {
+    int n = 0;
+    for (const char* title : {"Main FW", "main-fw-beta", "bootloader"}) {
+      UpdateEvent event = MakeUpdateEvent(absl::StrCat("e", n), "t1", "d1", FIRMWARE,
+                                          ::fwota::v1::UPDATE_STATE_QUEUED, /*created_time=*/n);
+      ++n;
+      event.set_title(title);
+      FWOTA_EXPECT_OK(tx.AppendUpdateEvent(event));
+    }
+    PageQuery query = Query(10);
+    query.text_search = "MAIN";
+    Page<UpdateEvent> page = Must(tx.ListUpdateEvents("d1", FIRMWARE, query));
+    EXPECT_THAT(Ids(page.data), ElementsAre("e1", "e0"));
+    EXPECT_EQ(page.total_elements, 2);
+    query.text_search = "note";  // the note is not searched
+    EXPECT_THAT(Must(tx.ListUpdateEvents("d1", FIRMWARE, query)).data, IsEmpty());
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, UpdateEventRefusals) {
+  AddTenantsAndProfiles();
+  AddDevices(store());
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.AppendUpdateEvent(
+        MakeUpdateEvent("e1", "t1", "d1", FIRMWARE, ::fwota::v1::UPDATE_STATE_QUEUED, 1)));
+    FWOTA_EXPECT_CODE(tx.AppendUpdateEvent(MakeUpdateEvent("e1", "t1", "d2", FIRMWARE,
+                                                           ::fwota::v1::UPDATE_STATE_UPDATED, 2)),
+                      kAlreadyExists);
+    FWOTA_EXPECT_CODE(tx.AppendUpdateEvent(MakeUpdateEvent("e2", "t1", "d404", FIRMWARE,
+                                                           ::fwota::v1::UPDATE_STATE_QUEUED, 2)),
+                      kFailedPrecondition);
+    FWOTA_EXPECT_CODE(tx.AppendUpdateEvent(MakeUpdateEvent("e2", "t1", "", FIRMWARE,
+                                                           ::fwota::v1::UPDATE_STATE_QUEUED, 2)),
+                      kFailedPrecondition);
+    FWOTA_EXPECT_CODE(tx.AppendUpdateEvent(MakeUpdateEvent("e2", "t404", "d1", FIRMWARE,
+                                                           ::fwota::v1::UPDATE_STATE_QUEUED, 2)),
+                      kFailedPrecondition);
+    FWOTA_EXPECT_CODE(tx.AppendUpdateEvent(MakeUpdateEvent("", "t1", "d1", FIRMWARE,
+                                                           ::fwota::v1::UPDATE_STATE_QUEUED, 2)),
+                      kInvalidArgument);
+    FWOTA_EXPECT_CODE(tx.AppendUpdateEvent(MakeUpdateEvent(
+                          "e2", "t1", "d1", ::fwota::v1::OTA_PACKAGE_TYPE_UNSPECIFIED,
+                          ::fwota::v1::UPDATE_STATE_QUEUED, 2)),
+                      kInvalidArgument);
+    FWOTA_EXPECT_CODE(tx.AppendUpdateEvent(MakeUpdateEvent("e2", "t1", "d1", FIRMWARE,
+                                                           static_cast<UpdateState>(-1), 2)),
+                      kInvalidArgument);
+    EXPECT_THAT(Ids(Must(tx.ListUpdateEvents("d1", FIRMWARE, Query(10))).data), ElementsAre("e1"));
+    EXPECT_THAT(Must(tx.ListUpdateEvents("d2", FIRMWARE, Query(10))).data, IsEmpty());
+  });
+}
+
+// ----- Device deletion takes its history ------------------------------------------------
+
+TEST_P(MetadataStoreConformanceTest, DeleteDeviceDeletesItsStatusesAndEvents) {
+  AddTenantsAndProfiles();
+  AddDevices(store());
+  InTransaction([](MetadataTransaction& tx) {
+    for (const char* device : {"d1", "d2"}) {
+      for (OtaPackageType type : {FIRMWARE, SOFTWARE}) {
+        FWOTA_EXPECT_OK(tx.PutUpdateStatus(
+            MakeUpdateStatus("t1", device, type, ::fwota::v1::UPDATE_STATE_FAILED, 1)));
+        for (int i = 0; i < 3; ++i) {
+          FWOTA_EXPECT_OK(tx.AppendUpdateEvent(
+              MakeUpdateEvent(absl::StrCat(device, "-", static_cast<int>(type), "-", i), "t1",
+                              device, type, ::fwota::v1::UPDATE_STATE_QUEUED, i)));
+        }
+      }
+    }
+    FWOTA_EXPECT_OK(tx.InsertApiKey(MakeApiKey("key-1", "t1", "ci", "h")));
+  });
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.DeleteDevice("d1"));
+    for (OtaPackageType type : {FIRMWARE, SOFTWARE}) {
+      FWOTA_EXPECT_CODE(tx.GetUpdateStatus("d1", type), kNotFound);
+      EXPECT_EQ(Must(tx.ListUpdateEvents("d1", type, Query(10))).total_elements, 0);
+      // The other device keeps its history.
+      FWOTA_EXPECT_OK(tx.GetUpdateStatus("d2", type));
+      EXPECT_EQ(Must(tx.ListUpdateEvents("d2", type, Query(10))).total_elements, 3);
+    }
+    EXPECT_THAT(Must(tx.CountUpdateStates("t1", FIRMWARE)), ElementsAre(0, 0, 0, 0, 0, 0, 0, 0, 1));
+    EXPECT_THAT(
+        DeviceIds(Must(tx.ListUpdateStatuses("t1", FIRMWARE, ::fwota::v1::UPDATE_STATE_UNSPECIFIED,
+                                             Query(10)))
+                      .data),
+        ElementsAre("d2"));
+    FWOTA_EXPECT_OK(tx.FindApiKeyByHash("h"));
+  });
+  // A new device under the old id starts without history, and event ids are free again.
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.InsertDevice(MakeDevice("d1", "t1", "p1", "Kitchen Sensor", "tok1")));
+    FWOTA_EXPECT_CODE(tx.GetUpdateStatus("d1", FIRMWARE), kNotFound);
+    EXPECT_EQ(Must(tx.ListUpdateEvents("d1", FIRMWARE, Query(10))).total_elements, 0);
+    FWOTA_EXPECT_OK(tx.AppendUpdateEvent(
+        MakeUpdateEvent("d1-1-0", "t1", "d1", FIRMWARE, ::fwota::v1::UPDATE_STATE_QUEUED, 7)));
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, RollbackUndoesApiKeysStatusesAndEvents) {
+  AddTenantsAndProfiles();
+  AddDevices(store());
+  const UpdateStatus before =
+      MakeUpdateStatus("t1", "d1", FIRMWARE, ::fwota::v1::UPDATE_STATE_QUEUED, 1);
+  InTransaction([&](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.InsertApiKey(MakeApiKey("key-1", "t1", "ci", "h1")));
+    FWOTA_EXPECT_OK(tx.PutUpdateStatus(before));
+    FWOTA_EXPECT_OK(tx.AppendUpdateEvent(
+        MakeUpdateEvent("e1", "t1", "d1", FIRMWARE, ::fwota::v1::UPDATE_STATE_QUEUED, 1)));
+  });
+  const absl::Status failure = absl::AbortedError("changed my mind");
+  EXPECT_EQ(store().RunInTransaction([&](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.InsertApiKey(MakeApiKey("key-2", "t1", "deploy", "h2")));
+    FWOTA_EXPECT_OK(tx.DeleteApiKey("key-1"));
+    FWOTA_EXPECT_OK(tx.PutUpdateStatus(
+        MakeUpdateStatus("t1", "d1", FIRMWARE, ::fwota::v1::UPDATE_STATE_UPDATED, 2)));
+    FWOTA_EXPECT_OK(tx.PutUpdateStatus(
+        MakeUpdateStatus("t1", "d2", FIRMWARE, ::fwota::v1::UPDATE_STATE_QUEUED, 2)));
+    FWOTA_EXPECT_OK(tx.AppendUpdateEvent(
+        MakeUpdateEvent("e2", "t1", "d2", FIRMWARE, ::fwota::v1::UPDATE_STATE_QUEUED, 2)));
+    FWOTA_EXPECT_OK(tx.DeleteDevice("d1"));  // cascades, inside the transaction
+    FWOTA_EXPECT_CODE(tx.GetUpdateStatus("d1", FIRMWARE), kNotFound);
+    return failure;
+  }),
+            failure);
+  InTransaction([&](MetadataTransaction& tx) {
+    EXPECT_THAT(Ids(Must(tx.ListApiKeys("t1"))), ElementsAre("key-1"));
+    FWOTA_EXPECT_CODE(tx.FindApiKeyByHash("h2"), kNotFound);
+    FWOTA_EXPECT_OK(tx.GetDevice("d1"));
+    EXPECT_THAT(Must(tx.GetUpdateStatus("d1", FIRMWARE)), EqualsProto(before));
+    FWOTA_EXPECT_CODE(tx.GetUpdateStatus("d2", FIRMWARE), kNotFound);
+    EXPECT_THAT(Ids(Must(tx.ListUpdateEvents("d1", FIRMWARE, Query(10))).data), ElementsAre("e1"));
+    EXPECT_EQ(Must(tx.ListUpdateEvents("d2", FIRMWARE, Query(10))).total_elements, 0);
   });
 }
 

@@ -88,6 +88,14 @@ OtaPackage MakePackage(const std::string& id, const std::string& tenant_id,
                        const std::string& version, int64_t created_time = 4);
 AuditEvent MakeAudit(const std::string& id, const std::string& tenant_id,
                      const std::string& entity_name, int64_t created_time);
+ApiKey MakeApiKey(const std::string& id, const std::string& tenant_id, const std::string& name,
+                  const std::string& key_hash, int64_t created_time = 5);
+// A status whose target is the (not necessarily existing) package "pkg-<device_id>".
+UpdateStatus MakeUpdateStatus(const std::string& tenant_id, const std::string& device_id,
+                              OtaPackageType type, UpdateState state, int64_t state_since);
+UpdateEvent MakeUpdateEvent(const std::string& id, const std::string& tenant_id,
+                            const std::string& device_id, OtaPackageType type, UpdateState state,
+                            int64_t created_time);
 
 // Protobuf equality with a readable difference.
 MATCHER_P(EqualsProto, expected, "equals " + expected.ShortDebugString()) {

@@ -134,7 +134,8 @@ TEST(SqliteMetadataStoreTest, FreshFileGetsTheCurrentSchemaInWalMode) {
   EXPECT_EQ(PragmaInt(db, "user_version"), SqliteSchemaVersion());
   // The journal mode is a property of the file.
   EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "wal");
-  for (const char* table : {"tenant", "device_profile", "device", "ota_package", "audit_event"}) {
+  for (const char* table : {"tenant", "device_profile", "device", "ota_package", "audit_event",
+                            "api_key", "update_status", "update_event"}) {
     EXPECT_TRUE(db.tableExists(table)) << table;
   }
 }
@@ -285,6 +286,153 @@ TEST(SqliteMetadataStoreTest, Version1DatabaseWithRowsIsMigratedAndReadable) {
   EXPECT_EQ(PragmaInt(db, "user_version"), SqliteSchemaVersion());
 }
 
+TEST(SqliteMetadataStoreTest, Version1DatabaseMigratesToVersion2WithRowsIntact) {
+  const std::string path = FreshPath("v1-to-v2");
+  BuildAtVersion(path, 1);
+  {
+    // Rows of every version-1 table, as schema version 1 wrote them.
+    SQLite::Database db(path, SQLite::OPEN_READWRITE);
+    db.exec("PRAGMA foreign_keys = ON");
+    db.exec("INSERT INTO tenant (id, name, created_time) VALUES ('t1', 'One', 1)");
+    db.exec(
+        "INSERT INTO device_profile (id, tenant_id, name, description, created_time, "
+        "firmware_id, software_id) VALUES ('p1', 't1', 'thermostat', 'profile thermostat', 2, "
+        "NULL, NULL)");
+    db.exec(
+        "INSERT INTO ota_package (id, tenant_id, device_profile_id, type, title, version, "
+        "tag, url, has_data, file_name, content_type, checksum_algorithm, checksum, "
+        "data_size, sha256, additional_info_json, created_time) VALUES ('k1', 't1', 'p1', "
+        "1, 'fw', '1', 'fw 1', '', 1, 'fw.bin', 'application/octet-stream', 2, 'abcdef', "
+        "100, 'blob-k1', '{\"description\":\"test\"}', 4)");
+    db.exec(
+        "INSERT INTO device (id, tenant_id, device_profile_id, name, type, access_token, "
+        "created_time, firmware_id, software_id) VALUES ('d1', 't1', 'p1', 'dev', "
+        "'default', 'tok', 3, 'k1', NULL)");
+    db.exec(
+        "INSERT INTO audit_event (id, tenant_id, entity_type, entity_id, entity_name, "
+        "user_name, action_type, action_status, action_data_json, failure_details, "
+        "created_time) VALUES ('a1', 't1', 'OTA_PACKAGE', 'entity-a1', 'fw', 'admin', 1, 1, "
+        "'{}', '', 5)");
+    EXPECT_FALSE(db.tableExists("update_status"));
+  }
+  std::unique_ptr<MetadataStore> store = MustOpen(path);
+  ASSERT_NE(store, nullptr);
+  {
+    SQLite::Database db(path, SQLite::OPEN_READONLY);
+    EXPECT_EQ(PragmaInt(db, "user_version"), 2);
+    for (const char* table : {"api_key", "update_status", "update_event"}) {
+      EXPECT_TRUE(db.tableExists(table)) << table;
+    }
+    // The migration left no dangling reference behind.
+    SQLite::Statement check(db, "PRAGMA foreign_key_check");
+    EXPECT_FALSE(check.executeStep());
+  }
+  Device device = MakeDevice("d1", "t1", "p1", "dev", "tok");
+  device.set_firmware_id("k1");
+  FWOTA_EXPECT_OK(store->RunInTransaction([&](MetadataTransaction& tx) {
+    // The version-1 rows, every field as before.
+    EXPECT_THAT(Must(tx.GetTenant("t1")), EqualsProto(MakeTenant("t1", "One")));
+    EXPECT_THAT(Must(tx.GetProfile("p1")), EqualsProto(MakeProfile("p1", "t1", "thermostat")));
+    EXPECT_THAT(Must(tx.GetDevice("d1")), EqualsProto(device));
+    EXPECT_THAT(Must(tx.GetPackage("k1")),
+                EqualsProto(MakePackage("k1", "t1", "p1", FIRMWARE, "fw", "1")));
+    Page<AuditEvent> audit = Must(tx.ListAudit("t1", PageQuery{}));
+    EXPECT_EQ(audit.data.size(), 1u);
+    if (!audit.data.empty()) {
+      EXPECT_THAT(audit.data[0], EqualsProto(MakeAudit("a1", "t1", "fw", 5)));
+    }
+    // The new tables work with the old rows.
+    FWOTA_RETURN_IF_ERROR(tx.InsertApiKey(MakeApiKey("key-1", "t1", "admin", "hash")));
+    FWOTA_RETURN_IF_ERROR(tx.PutUpdateStatus(
+        MakeUpdateStatus("t1", "d1", FIRMWARE, ::fwota::v1::UPDATE_STATE_UPDATED, 10)));
+    FWOTA_RETURN_IF_ERROR(tx.AppendUpdateEvent(
+        MakeUpdateEvent("e1", "t1", "d1", FIRMWARE, ::fwota::v1::UPDATE_STATE_UPDATED, 10)));
+    return absl::OkStatus();
+  }));
+  FWOTA_EXPECT_OK(store->RunInTransaction([&](MetadataTransaction& tx) {
+    EXPECT_EQ(Must(tx.FindApiKeyByHash("hash")).id(), "key-1");
+    EXPECT_EQ(Must(tx.GetUpdateStatus("d1", FIRMWARE)).state(), ::fwota::v1::UPDATE_STATE_UPDATED);
+    EXPECT_EQ(Must(tx.ListUpdateEvents("d1", FIRMWARE, PageQuery{})).total_elements, 1);
+    // RESTRICT as before; the device's history goes with the migrated device.
+    FWOTA_EXPECT_CODE(tx.DeletePackage("k1"), kFailedPrecondition);
+    FWOTA_EXPECT_CODE(tx.DeleteProfile("p1"), kFailedPrecondition);
+    FWOTA_RETURN_IF_ERROR(tx.DeleteDevice("d1"));
+    FWOTA_EXPECT_CODE(tx.GetUpdateStatus("d1", FIRMWARE), kNotFound);
+    EXPECT_EQ(Must(tx.ListUpdateEvents("d1", FIRMWARE, PageQuery{})).total_elements, 0);
+    return absl::OkStatus();
+  }));
+}
+
+// The references of the version-2 tables: the tenant RESTRICT, the device CASCADE, and
+// none to a package (statuses and events keep a deleted package's id as history).
+TEST(SqliteMetadataStoreTest, UpdateHistoryReferencesAreAsDesigned) {
+  const std::string path = FreshPath("references");
+  ASSERT_NE(MustOpen(path), nullptr);
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  const std::map<std::string, std::set<std::string>> expected = {
+      {"api_key", {"tenant_id -> tenant.id ON DELETE RESTRICT"}},
+      {"update_status",
+       {"tenant_id -> tenant.id ON DELETE RESTRICT", "device_id -> device.id ON DELETE CASCADE"}},
+      {"update_event",
+       {"tenant_id -> tenant.id ON DELETE RESTRICT", "device_id -> device.id ON DELETE CASCADE"}},
+      // Unchanged: everything of version 1 is RESTRICT.
+      {"device",
+       {"tenant_id -> tenant.id ON DELETE RESTRICT",
+        "device_profile_id -> device_profile.id ON DELETE RESTRICT",
+        "firmware_id -> ota_package.id ON DELETE RESTRICT",
+        "software_id -> ota_package.id ON DELETE RESTRICT"}},
+  };
+  for (const auto& [table, references] : expected) {
+    SQLite::Statement q(db,
+                        "SELECT \"from\", \"table\", \"to\", on_delete FROM "
+                        "pragma_foreign_key_list(?1)");
+    q.bind(1, table);
+    std::set<std::string> found;
+    while (q.executeStep()) {
+      found.insert(absl::StrCat(q.getColumn(0).getString(), " -> ", q.getColumn(1).getString(), ".",
+                                q.getColumn(2).getString(), " ON DELETE ",
+                                q.getColumn(3).getString()));
+    }
+    EXPECT_EQ(found, references) << table;
+  }
+}
+
+TEST(SqliteMetadataStoreTest, UpdateHistoryRowsInTheFile) {
+  const std::string path = FreshPath("history");
+  std::unique_ptr<MetadataStore> store = MustOpen(path);
+  ASSERT_NE(store, nullptr);
+  FWOTA_ASSERT_OK(Fill(*store));
+  FWOTA_ASSERT_OK(store->RunInTransaction([](MetadataTransaction& tx) {
+    UpdateStatus status =
+        MakeUpdateStatus("t1", "d1", FIRMWARE, ::fwota::v1::UPDATE_STATE_QUEUED, 1);
+    status.set_target_package_id("");
+    FWOTA_RETURN_IF_ERROR(tx.PutUpdateStatus(status));
+    UpdateEvent event =
+        MakeUpdateEvent("e1", "t1", "d1", FIRMWARE, ::fwota::v1::UPDATE_STATE_QUEUED, 1);
+    event.set_package_id("");
+    return tx.AppendUpdateEvent(event);
+  }));
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  // An empty package id is NULL, as every optional id.
+  EXPECT_TRUE(db.execAndGet("SELECT target_package_id FROM update_status").isNull());
+  EXPECT_TRUE(db.execAndGet("SELECT package_id FROM update_event").isNull());
+  EXPECT_EQ(
+      db.execAndGet("SELECT state FROM update_status WHERE device_id = 'd1' AND type = 1").getInt(),
+      ::fwota::v1::UPDATE_STATE_QUEUED);
+  // A second put replaces the row in place.
+  FWOTA_ASSERT_OK(store->RunInTransaction([](MetadataTransaction& tx) {
+    return tx.PutUpdateStatus(
+        MakeUpdateStatus("t1", "d1", FIRMWARE, ::fwota::v1::UPDATE_STATE_FAILED, 2));
+  }));
+  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM update_status").getInt(), 1);
+  EXPECT_EQ(db.execAndGet("SELECT error FROM update_status").getString(), "checksum mismatch");
+  // The cascade is SQLite's own, seen by any connection.
+  FWOTA_ASSERT_OK(
+      store->RunInTransaction([](MetadataTransaction& tx) { return tx.DeleteDevice("d1"); }));
+  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM update_status").getInt(), 0);
+  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM update_event").getInt(), 0);
+}
+
 // Every proto field has a real column of its own name (a schema another SQL back end
 // can share), and no table has columns that the proto lacks.
 TEST(SqliteMetadataStoreTest, EveryProtoFieldIsAColumn) {
@@ -292,9 +440,14 @@ TEST(SqliteMetadataStoreTest, EveryProtoFieldIsAColumn) {
   ASSERT_NE(MustOpen(path), nullptr);
   SQLite::Database db(path, SQLite::OPEN_READONLY);
   const std::vector<std::pair<std::string, const google::protobuf::Descriptor*>> tables = {
-      {"tenant", Tenant::descriptor()},          {"device_profile", DeviceProfile::descriptor()},
-      {"device", Device::descriptor()},          {"ota_package", OtaPackage::descriptor()},
+      {"tenant", Tenant::descriptor()},
+      {"device_profile", DeviceProfile::descriptor()},
+      {"device", Device::descriptor()},
+      {"ota_package", OtaPackage::descriptor()},
       {"audit_event", AuditEvent::descriptor()},
+      {"api_key", ApiKey::descriptor()},
+      {"update_status", UpdateStatus::descriptor()},
+      {"update_event", UpdateEvent::descriptor()},
   };
   for (const auto& [table, descriptor] : tables) {
     std::set<std::string> fields, columns;
