@@ -71,6 +71,30 @@ class TenantTest(CliTestBase):
         self.assertTrue(human.startswith("ID"))
 
 
+class ApiKeyTest(CliTestBase):
+    def test_create_list_delete(self):
+        k = self.ok_json("apikey", "create", "--name=ci")
+        self.assertTrue(k["secret"].startswith("fwota_"))
+        self.assertEqual(len(k["secret"]), 46)
+        listed = self.ok_json("apikey", "list")["data"]
+        self.assertEqual([x["name"] for x in listed], ["ci"])
+        self.assertNotIn("secret", listed[0])
+        # The secret is not stored anywhere in the data directory.
+        for root, _, files in os.walk(self.data_dir):
+            for name in files:
+                with open(os.path.join(root, name), "rb") as f:
+                    self.assertNotIn(k["secret"].encode(), f.read(), name)
+        self.fails(EXIT_CONFLICT, "API key with such name already exists!", "apikey", "create",
+                   "--name=ci")
+        self.ok("apikey", "delete", "ci")
+        self.assertEqual(self.ok_json("apikey", "list")["data"], [])
+        self.fails(EXIT_NOT_FOUND, "Requested item wasn't found!", "apikey", "delete", "ci")
+        # Keys are per tenant.
+        self.ok("tenant", "create", "acme")
+        self.ok("--tenant=acme", "apikey", "create", "--name=ci")
+        self.assertEqual(self.ok_json("apikey", "list")["data"], [])
+
+
 class ProfileTest(CliTestBase):
     def test_create_list_get_delete(self):
         pid = self.make_profile("thermostats", "--description=living room")

@@ -48,6 +48,7 @@ constexpr char kUsage[] =
   explain --device=D [--type=FIRMWARE|SOFTWARE]
   audit [--page_size=N --page=K]
   checksum [--algorithm=ALG[,ALG...]]... FILE|-
+  apikey create --name=N | apikey list | apikey delete ID|NAME   (fwotad's REST keys)
 
 Profiles and devices are named by id or name, packages by id or TITLE@VERSION.
 Flags may come anywhere on the line; --json prints ThingsBoard-shaped JSON.
@@ -90,6 +91,9 @@ constexpr Command kCommands[] = {
     {"explain", "", Explain, true},
     {"audit", "", Audit, true},
     {"checksum", "", Checksum, false},
+    {"apikey", "create", ApiKeyCreate, true},
+    {"apikey", "list", ApiKeyList, true},
+    {"apikey", "delete", ApiKeyDelete, true},
 };
 
 // The audit log's userName for what this command line does.

@@ -71,6 +71,9 @@ absl::Status PackageVerify(Context& ctx, const std::vector<std::string>& args);
 absl::Status PackageDelete(Context& ctx, const std::vector<std::string>& args);
 absl::Status PackageProfileList(Context& ctx, const std::vector<std::string>& args);
 absl::Status Checksum(Context& ctx, const std::vector<std::string>& args);
+absl::Status ApiKeyCreate(Context& ctx, const std::vector<std::string>& args);
+absl::Status ApiKeyList(Context& ctx, const std::vector<std::string>& args);
+absl::Status ApiKeyDelete(Context& ctx, const std::vector<std::string>& args);
 
 // Shared by the commands.
 // kInvalidArgument usage error unless `args` has exactly `count` words.

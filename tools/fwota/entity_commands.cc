@@ -427,3 +427,63 @@ absl::Status Audit(Context& ctx, const std::vector<std::string>& args) {
 }
 
 }  // namespace fwota::cli
+
+// ---- API keys (for fwotad's REST API) ----
+
+namespace fwota::cli {
+
+absl::Status ApiKeyCreate(Context& ctx, const std::vector<std::string>& args) {
+  FWOTA_RETURN_IF_ERROR(ExpectArgs(args, 0, "apikey create --name=N"));
+  FWOTA_ASSIGN_OR_RETURN(std::string name, RequiredFlag("name", absl::GetFlag(FLAGS_name)));
+  FWOTA_ASSIGN_OR_RETURN(OtaService * service, ctx.Service());
+  FWOTA_ASSIGN_OR_RETURN(NewApiKey key, service->CreateApiKey(ctx.tenant(), name));
+  if (ctx.json()) {
+    JsonWriter w;
+    w.BeginObject()
+        .Field("id", key.key.id())
+        .Field("name", key.key.name())
+        .Field("createdTime", key.key.created_time())
+        .Field("secret", key.secret)
+        .EndObject();
+    Print(absl::StrCat(w.str(), "\n"));
+  } else {
+    Print(absl::StrCat("created API key ", key.key.name(), " (", key.key.id(),
+                       "); its secret, shown only now:\n", key.secret, "\n"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ApiKeyList(Context& ctx, const std::vector<std::string>& args) {
+  FWOTA_RETURN_IF_ERROR(ExpectArgs(args, 0, "apikey list"));
+  FWOTA_ASSIGN_OR_RETURN(OtaService * service, ctx.Service());
+  FWOTA_ASSIGN_OR_RETURN(std::vector<ApiKey> keys, service->ListApiKeys(ctx.tenant()));
+  if (ctx.json()) {
+    JsonWriter w;
+    w.BeginObject().Key("data").BeginArray();
+    for (const ApiKey& k : keys) {
+      w.BeginObject()
+          .Field("id", k.id())
+          .Field("name", k.name())
+          .Field("createdTime", k.created_time())
+          .EndObject();
+    }
+    w.EndArray().EndObject();
+    Print(absl::StrCat(w.str(), "\n"));
+    return absl::OkStatus();
+  }
+  Table table({"ID", "NAME", "CREATED"});
+  for (const ApiKey& k : keys) table.AddRow({k.id(), k.name(), FormatMillis(k.created_time())});
+  Print(table.Render());
+  return absl::OkStatus();
+}
+
+absl::Status ApiKeyDelete(Context& ctx, const std::vector<std::string>& args) {
+  FWOTA_RETURN_IF_ERROR(ExpectArgs(args, 1, "apikey delete ID|NAME"));
+  FWOTA_ASSIGN_OR_RETURN(OtaService * service, ctx.Service());
+  FWOTA_RETURN_IF_ERROR(service->DeleteApiKey(ctx.tenant(), args[0]));
+  if (!ctx.json()) Print(absl::StrCat("deleted API key ", args[0], "\n"));
+  else Print("{}\n");
+  return absl::OkStatus();
+}
+
+}  // namespace fwota::cli
