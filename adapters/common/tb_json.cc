@@ -207,13 +207,97 @@ void WriteExplanation(JsonWriter& w, const Explanation& x) {
   w.EndObject();
 }
 
-void WriteError(JsonWriter& w, const absl::Status& status, int64_t timestamp_ms) {
+int UpdateProgressPercent(UpdateState state) {
+  switch (state) {
+    case ::fwota::v1::UPDATE_STATE_INITIATED:
+      return 5;
+    case ::fwota::v1::UPDATE_STATE_DOWNLOADING:
+      return 10;
+    case ::fwota::v1::UPDATE_STATE_DOWNLOADED:
+      return 55;
+    case ::fwota::v1::UPDATE_STATE_VERIFIED:
+      return 60;
+    case ::fwota::v1::UPDATE_STATE_UPDATING:
+      return 70;
+    case ::fwota::v1::UPDATE_STATE_FAILED:
+      return 99;
+    case ::fwota::v1::UPDATE_STATE_UPDATED:
+      return 100;
+    default:
+      return 0;
+  }
+}
+
+namespace {
+
+// The ThingsBoard name of a state, or "" for UNSPECIFIED.
+absl::string_view StateNameOrEmpty(UpdateState state) {
+  return state == ::fwota::v1::UPDATE_STATE_UNSPECIFIED ? absl::string_view()
+                                                        : UpdateStateName(state);
+}
+
+}  // namespace
+
+void WriteUpdateStatus(JsonWriter& w, const UpdateStatus& s) {
   w.BeginObject();
-  w.Field("status", HttpStatusFor(status.code()));
-  w.Field("message", status.message());
-  w.Field("errorCode", static_cast<int>(TbErrorCodeFor(status.code())));
+  w.Key("deviceId");
+  WriteEntityId(w, "DEVICE", s.device_id());
+  StringOrNull(w, "type", PackageTypeName(s.type()));
+  StringOrNull(w, "state", StateNameOrEmpty(s.state()));
+  w.Field("stateSince", s.state_since());
+  w.Field("progress", UpdateProgressPercent(s.state()));
+  w.Key("targetPackageId");
+  WriteEntityId(w, "OTA_PACKAGE", s.target_package_id());
+  StringOrNull(w, "targetTitle", s.target_title());
+  StringOrNull(w, "targetVersion", s.target_version());
+  StringOrNull(w, "targetTag", s.target_tag());
+  w.Field("targetTs", s.target_ts());
+  StringOrNull(w, "currentTitle", s.current_title());
+  StringOrNull(w, "currentVersion", s.current_version());
+  StringOrNull(w, "error", s.error());
+  w.Field("lastActivity", s.last_activity());
+  w.EndObject();
+}
+
+void WriteUpdateEvent(JsonWriter& w, const UpdateEvent& e) {
+  w.BeginObject();
+  StringOrNull(w, "id", e.id());
+  w.Field("createdTime", e.created_time());
+  w.Key("deviceId");
+  WriteEntityId(w, "DEVICE", e.device_id());
+  StringOrNull(w, "type", PackageTypeName(e.type()));
+  StringOrNull(w, "state", StateNameOrEmpty(e.state()));
+  w.Key("packageId");
+  WriteEntityId(w, "OTA_PACKAGE", e.package_id());
+  StringOrNull(w, "title", e.title());
+  StringOrNull(w, "version", e.version());
+  StringOrNull(w, "error", e.error());
+  StringOrNull(w, "source", e.source());
+  w.Field("accepted", e.accepted());
+  StringOrNull(w, "note", e.note());
+  w.EndObject();
+}
+
+void WriteError(JsonWriter& w, const absl::Status& status, int64_t timestamp_ms) {
+  WriteHttpError(w, HttpStatusFor(status.code()), status.message(),
+                 TbErrorCodeFor(status.code()), timestamp_ms);
+}
+
+void WriteHttpError(JsonWriter& w, int http_status, absl::string_view message,
+                    TbErrorCode code, int64_t timestamp_ms) {
+  w.BeginObject();
+  w.Field("status", http_status);
+  w.Field("message", message);
+  w.Field("errorCode", static_cast<int>(code));
   w.Field("timestamp", timestamp_ms);
   w.EndObject();
+}
+
+std::string HttpErrorJson(int http_status, absl::string_view message, TbErrorCode code,
+                          int64_t timestamp_ms) {
+  JsonWriter w;
+  WriteHttpError(w, http_status, message, code, timestamp_ms);
+  return w.str();
 }
 
 #define FWOTA_TB_JSON_STRING_FORM(Name, Type, Writer) \
@@ -230,6 +314,8 @@ FWOTA_TB_JSON_STRING_FORM(DeviceProfileJson, DeviceProfile, WriteDeviceProfile)
 FWOTA_TB_JSON_STRING_FORM(DeviceCredentialsJson, Device, WriteDeviceCredentials)
 FWOTA_TB_JSON_STRING_FORM(AuditEventJson, AuditEvent, WriteAuditEvent)
 FWOTA_TB_JSON_STRING_FORM(ExplanationJson, Explanation, WriteExplanation)
+FWOTA_TB_JSON_STRING_FORM(UpdateStatusJson, UpdateStatus, WriteUpdateStatus)
+FWOTA_TB_JSON_STRING_FORM(UpdateEventJson, UpdateEvent, WriteUpdateEvent)
 
 #undef FWOTA_TB_JSON_STRING_FORM
 

@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "adapters/common/status_mapping.h"
 #include "fwota/json_writer.h"
 #include "fwota/metadata_store.h"
 #include "fwota/ota_service.h"
@@ -72,6 +73,23 @@ std::string AuditEventJson(const AuditEvent& event);
 void WriteExplanation(JsonWriter& w, const Explanation& explanation);
 std::string ExplanationJson(const Explanation& explanation);
 
+// Our own shape for a device's update status of one type: deviceId, type, state
+// ("QUEUED" ... "FAILED", null before the first one), stateSince, progress (the dashboard's
+// percentage for the state: QUEUED 0, INITIATED 5, DOWNLOADING 10, DOWNLOADED 55, VERIFIED
+// 60, UPDATING 70, FAILED 99, UPDATED 100), targetPackageId, targetTitle, targetVersion,
+// targetTag, targetTs, currentTitle, currentVersion, error, lastActivity.
+void WriteUpdateStatus(JsonWriter& w, const UpdateStatus& status);
+std::string UpdateStatusJson(const UpdateStatus& status);
+
+// One entry of a device's update history: id, createdTime, deviceId, type, state,
+// packageId, title, version, error, source ("server" / "device"), accepted, note.
+void WriteUpdateEvent(JsonWriter& w, const UpdateEvent& event);
+std::string UpdateEventJson(const UpdateEvent& event);
+
+// The dashboard's progress percentage of `state` (see WriteUpdateStatus); 0 for
+// UNSPECIFIED.
+int UpdateProgressPercent(UpdateState state);
+
 // PageData<T>: {"data":[...],"totalPages":N,"totalElements":N,"hasNext":bool}, each
 // element written by `write_one`.
 template <typename T>
@@ -102,6 +120,13 @@ Page<T> SinglePage(std::vector<T> items) {
 // status_mapping.h. REQUIRES: !status.ok().
 void WriteError(JsonWriter& w, const absl::Status& status, int64_t timestamp_ms);
 std::string ErrorJson(const absl::Status& status, int64_t timestamp_ms);
+
+// The same body for an HTTP status that no absl::StatusCode maps to (405, 416, ...):
+// {"status":<http_status>,"message":<message>,"errorCode":<code>,"timestamp":<ms>}.
+void WriteHttpError(JsonWriter& w, int http_status, absl::string_view message,
+                    TbErrorCode code, int64_t timestamp_ms);
+std::string HttpErrorJson(int http_status, absl::string_view message, TbErrorCode code,
+                          int64_t timestamp_ms);
 
 }  // namespace fwota::adapters
 
