@@ -1,8 +1,14 @@
 #include "adapters/http/internal/json_request.h"
 
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "adapters/common/tb_json.h"
 #include "adapters/http/internal/ota_http_util.h"
+#include "fwota/json_writer.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -81,6 +87,51 @@ absl::StatusOr<IdField> IdOf(const Struct& object, absl::string_view key) {
   return out;
 }
 
+// `value` as JSON text with object keys sorted, so stored additionalInfo is the same
+// whatever order protobuf's map iterates in. Integral numbers print without a fraction.
+void WriteValue(JsonWriter& w, const Value& value) {
+  switch (value.kind_case()) {
+    case Value::kStructValue: {
+      std::vector<const std::string*> keys;
+      for (const auto& field : value.struct_value().fields()) keys.push_back(&field.first);
+      std::sort(keys.begin(), keys.end(),
+                [](const std::string* a, const std::string* b) { return *a < *b; });
+      w.BeginObject();
+      for (const std::string* key : keys) {
+        w.Key(*key);
+        WriteValue(w, value.struct_value().fields().at(*key));
+      }
+      w.EndObject();
+      return;
+    }
+    case Value::kListValue:
+      w.BeginArray();
+      for (const Value& item : value.list_value().values()) WriteValue(w, item);
+      w.EndArray();
+      return;
+    case Value::kStringValue:
+      w.String(value.string_value());
+      return;
+    case Value::kBoolValue:
+      w.Bool(value.bool_value());
+      return;
+    case Value::kNumberValue: {
+      const double d = value.number_value();
+      if (std::isfinite(d) && std::trunc(d) == d && std::fabs(d) < 9.0e15) {
+        w.Int(static_cast<int64_t>(d));
+      } else if (std::isfinite(d)) {
+        w.Raw(absl::StrFormat("%.17g", d));
+      } else {
+        w.Null();
+      }
+      return;
+    }
+    default:
+      w.Null();
+      return;
+  }
+}
+
 // An id that is either set or not: null and absent both read as "".
 absl::StatusOr<std::string> PlainId(const Struct& object, absl::string_view key) {
   absl::StatusOr<IdField> id = IdOf(object, key);
@@ -114,11 +165,9 @@ absl::StatusOr<PackageInfoRequest> ParsePackageInfoJson(absl::string_view json) 
     if (info->kind_case() != Value::kStructValue) {
       return absl::InvalidArgumentError("additionalInfo must be a JSON object");
     }
-    if (!google::protobuf::util::MessageToJsonString(info->struct_value(),
-                                                     &r.additional_info_json)
-             .ok()) {
-      return absl::InvalidArgumentError("additionalInfo must be a JSON object");
-    }
+    JsonWriter w;
+    WriteValue(w, *info);
+    r.additional_info_json = w.str();
   }
   return r;
 }
