@@ -1,6 +1,24 @@
 // The route table of the HTTP mapping: path and method matching (404 / 405 with Allow),
 // admin authentication by API key (401), path id checks (400), and the last line of
 // defence: no exception leaves the handler (500). The handlers live in internal/.
+//
+// Choices where ThingsBoard says nothing:
+// - Order of checks: unknown path 404, wrong method 405, missing/bad API key 401, a path
+//   id that is not a UUID 400, then the route's own checks (so an unauthenticated caller
+//   learns nothing about ids).
+// - Downloads: with ?size= > 0 (ThingsBoard's chunks) a Range header is ignored; Range and
+//   If-Range apply only to whole-file requests. Several ranges in one header are ignored
+//   (200 with the whole file, which RFC 7233 allows) rather than answered with
+//   multipart/byteranges. If-None-Match is checked first (304) for every download, chunks
+//   included: the ETag is the SHA-256 of the whole file, and a given URL's bytes never
+//   change while it stays the same.
+// - HEAD is not routed (405).
+// - POST /api/device and /api/deviceProfile with an id: firmwareId/softwareId absent
+//   keeps the assignment, null removes it; a changed name (or profile, or description),
+//   which the service cannot update, is refused with 400 rather than dropped. A create
+//   whose assignment fails is undone (ThingsBoard does both in one transaction).
+// - Plain-body uploads: Content-Type application/x-www-form-urlencoded (curl's default for
+//   --data-binary) is not taken as the package's content type.
 #include "adapters/http/ota_http_api.h"
 
 #include <algorithm>

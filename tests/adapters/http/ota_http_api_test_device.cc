@@ -1,8 +1,11 @@
 // The device HTTP API through the handler: ThingsBoard's firmware download (whole file,
 // chunks), fwota's Range / ETag additions, shared attributes and telemetry.
+#include <cstdlib>
+#include <memory>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "fwota/data_dir.h"
 #include "gtest/gtest.h"
 #include "tests/adapters/http/ota_http_api_test_util.h"
 
@@ -275,6 +278,65 @@ TEST_F(DeviceApiTest, TelemetryReportsShowUpInTheHistory) {
                             absl::StrCat(R"({"x":")", std::string(5000, 'x'), R"("})"));
   EXPECT_EQ(big.status, 413);
   EXPECT_EQ(JsonInt(Call("GET", history_target).body, "totalElements"), 4);
+}
+
+// The same mapping over the embedded default: SQLite and blob files in a data directory.
+TEST(OtaHttpApiDataDirTest, UploadsAndServesFromFiles) {
+  const std::string path =
+      absl::StrCat(getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp", "/ota_http_data_dir");
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<DataDir> dir, DataDir::Open(path));
+  OtaService& service = dir->service();
+  ASSERT_OK_AND_ASSIGN(Tenant tenant, service.CreateTenant("t"));
+  ASSERT_OK_AND_ASSIGN(NewApiKey key, service.CreateApiKey({tenant.id(), "admin"}, "k"));
+  HttpHandler handler = NewOtaHttpApi(service);
+  auto call = [&](const std::string& method, const std::string& target, const std::string& body,
+                  Headers headers) {
+    headers.emplace_back("x-authorization", "Bearer " + key.secret);
+    HttpRequest request = MakeRequest(method, target, headers,
+                                                      static_cast<int64_t>(body.size()));
+    std::unique_ptr<ByteSource> source = NewStringSource(body);
+    return handler(request, *source);
+  };
+  HttpResponse profile = call("POST", "/api/deviceProfile", R"({"name":"p"})", {});
+  ASSERT_EQ(profile.status, 200) << profile.body;
+  const std::string profile_id = JsonText(profile.body, "id.id");
+  HttpResponse package = call(
+      "POST", "/api/otaPackage",
+      absl::StrCat(R"({"title":"big","version":"1","type":"FIRMWARE","deviceProfileId":")",
+                   profile_id, R"("})"),
+      {});
+  ASSERT_EQ(package.status, 200) << package.body;
+  const std::string package_id = JsonText(package.body, "id.id");
+  const std::string data = RandomBytes(3 << 20, 11);
+  HttpResponse up = call("POST", "/api/otaPackage/" + package_id + "?checksumAlgorithm=CRC32",
+                         MultipartBody("b0undary", "big.bin", data),
+                         {{"content-type", "multipart/form-data; boundary=b0undary"}});
+  ASSERT_EQ(up.status, 200) << up.body;
+  EXPECT_EQ(JsonInt(up.body, "dataSize"), 3 << 20);
+  HttpResponse device = call(
+      "POST", "/api/device?accessToken=FILE_TOKEN",
+      absl::StrCat(R"({"name":"d","deviceProfileId":")", profile_id, R"(","firmwareId":")",
+                   package_id, R"("})"),
+      {});
+  ASSERT_EQ(device.status, 200) << device.body;
+
+  HttpRequest request = MakeRequest(
+      "GET", "/api/v1/FILE_TOKEN/firmware?title=big&version=1&size=65536&chunk=47",
+      {}, -1);
+  std::unique_ptr<ByteSource> empty = NewStringSource("");
+  HttpResponse chunk = handler(request, *empty);
+  ASSERT_EQ(chunk.status, 200) << chunk.body;
+  EXPECT_EQ(BodyOf(chunk), data.substr(47 * 65536, 65536));
+  // A file-backed reader: the backend may sendfile() it.
+  ASSERT_NE(chunk.blob.reader, nullptr);
+  EXPECT_TRUE(chunk.blob.reader->PrepareSendFile(chunk.blob.offset, chunk.blob.length).ok());
+
+  request.query.clear();
+  ASSERT_TRUE(ParseQuery("title=big&version=1", request.query));
+  request.headers["range"] = "bytes=3000000-";
+  HttpResponse range = handler(request, *empty);
+  ASSERT_EQ(range.status, 206);
+  EXPECT_EQ(BodyOf(range), data.substr(3000000));
 }
 
 }  // namespace

@@ -143,6 +143,48 @@ inline std::string MultipartBody(const std::string& boundary, const std::string&
                       boundary, "--\r\n");
 }
 
+// Builds the request for `target` ("/api/x?a=b"); headers are lowercased as the backend
+// does.
+inline HttpRequest MakeRequest(const std::string& method, const std::string& target,
+                               const Headers& headers, int64_t content_length) {
+  HttpRequest request;
+  request.method = method;
+  request.target = target;
+  const size_t q = target.find('?');
+  EXPECT_TRUE(DecodePath(target.substr(0, q), request.path)) << target;
+  if (q != std::string::npos) {
+    EXPECT_TRUE(ParseQuery(target.substr(q + 1), request.query));
+  }
+  for (const auto& [name, value] : headers) {
+    request.headers[absl::AsciiStrToLower(name)] = value;
+  }
+  request.content_length = content_length;
+  request.remote_address = "127.0.0.1:40000";
+  return request;
+}
+
+// The whole body of a response: `body`, or the blob range.
+inline std::string BodyOf(const HttpResponse& response) {
+  if (response.blob.reader == nullptr) return response.body;
+  std::string out(static_cast<size_t>(response.blob.length), '\0');
+  size_t done = 0;
+  while (done < out.size()) {
+    absl::StatusOr<size_t> n = response.blob.reader->ReadAt(
+        response.blob.offset + static_cast<int64_t>(done),
+        absl::MakeSpan(out.data() + done, out.size() - done));
+    EXPECT_TRUE(n.ok()) << n.status();
+    if (!n.ok() || *n == 0) break;
+    done += *n;
+  }
+  out.resize(done);
+  return out;
+}
+
+inline std::string HeaderOf(const HttpResponse& response, absl::string_view name) {
+  const std::string* value = response.Header(name);
+  return value == nullptr ? "<none>" : *value;
+}
+
 class OtaHttpApiTest : public ::testing::Test {
  protected:
   static constexpr int64_t kMaxPackageSize = 256 * 1024;
@@ -172,26 +214,6 @@ class OtaHttpApiTest : public ::testing::Test {
     handler_ = NewOtaHttpApi(*service_, api_options_);
   }
 
-  // Builds the request for `target` ("/api/x?a=b"); headers are lowercased as the backend
-  // does. An empty `api_key` sends no authorization.
-  static HttpRequest MakeRequest(const std::string& method, const std::string& target,
-                                 const Headers& headers, int64_t content_length) {
-    HttpRequest request;
-    request.method = method;
-    request.target = target;
-    const size_t q = target.find('?');
-    EXPECT_TRUE(DecodePath(target.substr(0, q), request.path)) << target;
-    if (q != std::string::npos) {
-      EXPECT_TRUE(ParseQuery(target.substr(q + 1), request.query));
-    }
-    for (const auto& [name, value] : headers) {
-      request.headers[absl::AsciiStrToLower(name)] = value;
-    }
-    request.content_length = content_length;
-    request.remote_address = "127.0.0.1:40000";
-    return request;
-  }
-
   HttpResponse Call(const std::string& method, const std::string& target,
                     const std::string& body = "", Headers headers = {},
                     const std::string* api_key = nullptr) {
@@ -217,28 +239,6 @@ class OtaHttpApiTest : public ::testing::Test {
     headers.emplace_back("X-Authorization", "Bearer " + key_a_);
     HttpRequest request = MakeRequest(method, target, headers, content_length);
     return handler_(request, body);
-  }
-
-  // The whole body of a response: `body`, or the blob range.
-  static std::string BodyOf(const HttpResponse& response) {
-    if (response.blob.reader == nullptr) return response.body;
-    std::string out(static_cast<size_t>(response.blob.length), '\0');
-    size_t done = 0;
-    while (done < out.size()) {
-      absl::StatusOr<size_t> n = response.blob.reader->ReadAt(
-          response.blob.offset + static_cast<int64_t>(done),
-          absl::MakeSpan(out.data() + done, out.size() - done));
-      EXPECT_TRUE(n.ok()) << n.status();
-      if (!n.ok() || *n == 0) break;
-      done += *n;
-    }
-    out.resize(done);
-    return out;
-  }
-
-  static std::string HeaderOf(const HttpResponse& response, absl::string_view name) {
-    const std::string* value = response.Header(name);
-    return value == nullptr ? "<none>" : *value;
   }
 
   // ---- Shortcuts over the REST API (each asserts success) ----
