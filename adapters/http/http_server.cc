@@ -215,28 +215,27 @@ class HttpServerImpl : public HttpServer {
   }
 
   void Spawn(int fd, std::string remote) {
-    absl::MutexLock lock(&mu_);
-    const bool reject = serving_ >= config_.options.max_connections;
-    if (reject && rejecting_ >= kMaxRejectingConnections) {
-      ::close(fd);
-      mu_.Unlock();
-      LogFailure(remote, "too many connections: closed without an answer");
-      mu_.Lock();
-      return;
+    std::string failure;
+    {
+      absl::MutexLock lock(&mu_);
+      const bool reject = serving_ >= config_.options.max_connections;
+      if (reject && rejecting_ >= kMaxRejectingConnections) {
+        failure = "too many connections: closed without an answer";
+      } else {
+        auto connection = std::make_unique<Connection>(this, next_id_++, fd, remote, reject);
+        Connection* c = connection.get();
+        try {
+          c->thread = std::thread([this, c] { RunConnection(c); });
+          ++(reject ? rejecting_ : serving_);
+          connections_.emplace(c->id, std::move(connection));
+          return;
+        } catch (const std::system_error& e) {
+          failure = absl::StrCat("cannot start a connection thread: ", e.what());
+        }
+      }
     }
-    auto connection = std::make_unique<Connection>(this, next_id_++, fd, remote, reject);
-    Connection* c = connection.get();
-    try {
-      c->thread = std::thread([this, c] { RunConnection(c); });
-    } catch (const std::system_error& e) {
-      ::close(fd);
-      mu_.Unlock();
-      LogFailure(remote, absl::StrCat("cannot start a connection thread: ", e.what()));
-      mu_.Lock();
-      return;
-    }
-    ++(reject ? rejecting_ : serving_);
-    connections_.emplace(c->id, std::move(connection));
+    ::close(fd);
+    LogFailure(remote, std::move(failure));
   }
 
   void JoinFinished() {
@@ -316,6 +315,10 @@ absl::StatusOr<std::pair<int, int>> Listen(const HttpServerOptions& options) {
     if (err == EADDRINUSE) {
       return absl::UnavailableError(absl::StrCat("cannot listen on ", where,
                                                  ": address already in use"));
+    }
+    if (err == EACCES) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("cannot listen on ", where, ": ", std::strerror(err)));
     }
     if (err == EADDRNOTAVAIL) {
       return absl::InvalidArgumentError(

@@ -50,7 +50,8 @@ struct HttpServerOptions {
 class HttpServer {
  public:
   // Binds, listens and starts accepting on a background thread. kUnavailable when the
-  // address is in use; kInvalidArgument for a bad address or TLS files.
+  // address is in use; kInvalidArgument for a bad address or TLS files (or only one of
+  // the two); kPermissionDenied for a port the process may not bind.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
                                                            HttpHandler handler);
   // Shuts down (as Shutdown(absl::ZeroDuration())) if still running.

@@ -243,6 +243,16 @@ class Connection {
       }
       request.content_length = static_cast<int64_t>(*length);
     }
+    if (const std::string* coding = request.Header("transfer-encoding")) {
+      // RFC 9112 6.1: a request whose last transfer coding is not chunked has no
+      // determinable length (400); other codings are not implemented here (501).
+      if (!parser.chunked()) {
+        return Refuse(400, "Transfer-Encoding must end with chunked", start, entry);
+      }
+      if (!absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(*coding), "chunked")) {
+        return Refuse(501, "only the chunked transfer coding is supported", start, entry);
+      }
+    }
     absl::string_view target = request.target;
     const size_t question = target.find('?');
     const absl::string_view raw_path = target.substr(0, question);

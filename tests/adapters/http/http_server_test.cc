@@ -226,6 +226,15 @@ TEST_F(HttpServerTest, BadRequestsGetClearAnswersAndTheServerKeepsServing) {
            Case{"GET /echo/%zz HTTP/1.1\r\nHost: t\r\n\r\n", 400},
            Case{"GET echo HTTP/1.1\r\nHost: t\r\n\r\n", 400},
            Case{"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n", 400},
+           Case{"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n", 400},
+           // Ambiguous framing (request smuggling shapes).
+           Case{"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+                "Content-Length: 6\r\n\r\nhello!", 400},
+           Case{"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 400},
+           Case{"POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n", 400},
+           Case{"POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+                "0\r\n\r\n", 501},
            Case{absl::StrCat("GET ", many_params, " HTTP/1.1\r\nHost: t\r\n\r\n"), 414},
        }) {
     RawClient client(server_->port());
