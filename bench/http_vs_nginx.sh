@@ -12,6 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
 work=$(mktemp -d "${FWOTA_BENCH_DIR:-/tmp}/fwota-http.XXXXXX")
+chmod 755 "$work"  # nginx workers run as an unprivileged user
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -51,7 +52,7 @@ pid $work/nginx/nginx.pid;
 error_log $work/nginx/error.log;
 events { worker_connections 1024; }
 http {
-  access_log off;
+  access_log $work/nginx/access.log;  # fwotad logs every request too
   sendfile on;
   tcp_nopush on;
   keepalive_requests 1000000;
@@ -75,8 +76,10 @@ done
 
 fw_path="/api/v1/$token/firmware?title=bench&version=1"
 ng_path="/${sha:0:2}/$sha"
-cmp <(curl -s "http://127.0.0.1:$fport$fw_path") "$work/image.bin"
-cmp <(curl -s "http://127.0.0.1:$nport$ng_path") "$work/image.bin"
+curl -s -o "$work/check.bin" "http://127.0.0.1:$fport$fw_path"
+cmp "$work/check.bin" "$work/image.bin" || { echo "fwotad served other bytes:"; head -c 300 "$work/check.bin"; echo; tail -5 "$work/fwotad.log"; exit 1; }
+curl -s -o "$work/check.bin" "http://127.0.0.1:$nport$ng_path"
+cmp "$work/check.bin" "$work/image.bin" || { echo "nginx served other bytes:"; head -c 300 "$work/check.bin"; echo; exit 1; }
 
 # wrk scripts: random 64 KiB chunks by ?chunk= or by Range.
 cat > "$work/chunk.lua" <<'LUA'

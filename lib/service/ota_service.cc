@@ -10,6 +10,8 @@
 #include "absl/strings/str_split.h"
 #include <iterator>
 #include <map>
+#include <atomic>
+#include <optional>
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "fwota/json_writer.h"
@@ -150,7 +152,7 @@ class OtaServiceImpl : public OtaService {
     tenant.set_id(internal::NewUuid());
     tenant.set_name(std::string(name));
     tenant.set_created_time(clock_.NowMillis());
-    absl::Status s = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+    absl::Status s = Mutate([&](MetadataTransaction& tx) {
       if (tx.FindTenantByName(name).ok()) {
         return absl::AlreadyExistsError("Tenant with such name already exists!");
       }
@@ -192,7 +194,7 @@ class OtaServiceImpl : public OtaService {
     profile.set_created_time(clock_.NowMillis());
     absl::Status s = CheckName("Device profile", name);
     if (s.ok()) {
-      s = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      s = Mutate([&](MetadataTransaction& tx) {
         FWOTA_RETURN_IF_ERROR(CheckTenantExists(tx, ctx));
         if (tx.FindProfileByName(ctx.tenant_id, name).ok()) {
           return absl::AlreadyExistsError("Device profile with such name already exists!");
@@ -226,7 +228,7 @@ class OtaServiceImpl : public OtaService {
 
   absl::Status DeleteProfile(const TenantContext& ctx, absl::string_view id) override {
     AuditSubject subject{"DEVICE_PROFILE", std::string(id), ""};
-    absl::Status s = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+    absl::Status s = Mutate([&](MetadataTransaction& tx) {
       FWOTA_ASSIGN_OR_RETURN(DeviceProfile profile, OwnedBy(tx.GetProfile(id), ctx.tenant_id));
       subject = SubjectOf(profile);
       FWOTA_ASSIGN_OR_RETURN(int64_t devices, tx.CountDevicesInProfile(profile.id()));
@@ -260,7 +262,7 @@ class OtaServiceImpl : public OtaService {
     absl::Status s = CheckName("Device", name);
     if (s.ok() && !access_token.empty()) s = CheckAccessToken(access_token);
     if (s.ok()) {
-      s = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      s = Mutate([&](MetadataTransaction& tx) {
         FWOTA_RETURN_IF_ERROR(CheckTenantExists(tx, ctx));
         absl::StatusOr<DeviceProfile> profile = FindProfileIn(tx, ctx, profile_id_or_name);
         if (absl::IsNotFound(profile.status())) {
@@ -311,7 +313,7 @@ class OtaServiceImpl : public OtaService {
 
   absl::Status DeleteDevice(const TenantContext& ctx, absl::string_view id) override {
     AuditSubject subject{"DEVICE", std::string(id), ""};
-    absl::Status s = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+    absl::Status s = Mutate([&](MetadataTransaction& tx) {
       FWOTA_ASSIGN_OR_RETURN(Device device, OwnedBy(tx.GetDevice(id), ctx.tenant_id));
       subject = SubjectOf(device);
       FWOTA_RETURN_IF_ERROR(tx.DeleteDevice(device.id()));
@@ -341,7 +343,7 @@ class OtaServiceImpl : public OtaService {
     OtaPackage package;
     absl::Status s = BuildNewPackage(ctx, request, package);
     if (s.ok()) {
-      s = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      s = Mutate([&](MetadataTransaction& tx) {
         FWOTA_RETURN_IF_ERROR(CheckNewPackage(tx, ctx, package));
         FWOTA_RETURN_IF_ERROR(tx.InsertPackage(package));
         return Audit(tx, ctx, SubjectOf(package), ADDED, absl::OkStatus());
@@ -376,7 +378,7 @@ class OtaServiceImpl : public OtaService {
     if (s.ok()) {
       // Fail fast, before streaming gigabytes, on what can be checked now; checked again
       // when the package is inserted.
-      s = metadata_.RunInTransaction(
+      s = Mutate(
           [&](MetadataTransaction& tx) { return CheckNewPackage(tx, ctx, package); });
     }
     if (s.ok()) {
@@ -476,7 +478,7 @@ class OtaServiceImpl : public OtaService {
     AuditSubject subject{"OTA_PACKAGE", std::string(id), ""};
     OtaPackage package;
     absl::MutexLock lock(&blob_mu_);
-    absl::Status s = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+    absl::Status s = Mutate([&](MetadataTransaction& tx) {
       FWOTA_ASSIGN_OR_RETURN(package, OwnedBy(tx.GetPackage(id), ctx.tenant_id));
       subject = SubjectOf(package);
       FWOTA_ASSIGN_OR_RETURN(PackageReferences refs, tx.CountPackageReferences(package.id()));
@@ -511,7 +513,7 @@ class OtaServiceImpl : public OtaService {
     Device device;
     absl::Status s = CheckType(type);
     if (s.ok()) {
-      s = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      s = Mutate([&](MetadataTransaction& tx) {
         FWOTA_ASSIGN_OR_RETURN(device, OwnedBy(tx.GetDevice(device_id), ctx.tenant_id));
         subject = SubjectOf(device);
         if (!package_id.empty()) {
@@ -538,7 +540,7 @@ class OtaServiceImpl : public OtaService {
     DeviceProfile profile;
     absl::Status s = CheckType(type);
     if (s.ok()) {
-      s = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      s = Mutate([&](MetadataTransaction& tx) {
         FWOTA_ASSIGN_OR_RETURN(profile, OwnedBy(tx.GetProfile(profile_id), ctx.tenant_id));
         subject = SubjectOf(profile);
         if (!package_id.empty()) {
@@ -579,7 +581,7 @@ class OtaServiceImpl : public OtaService {
     out.key.set_key_hash(ChecksumText(::fwota::v1::SHA256, out.secret));
     out.key.set_created_time(clock_.NowMillis());
     AuditSubject subject{"API_KEY", out.key.id(), out.key.name()};
-    absl::Status s = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+    absl::Status s = Mutate([&](MetadataTransaction& tx) {
       FWOTA_RETURN_IF_ERROR(CheckTenantExists(tx, ctx));
       absl::Status inserted = tx.InsertApiKey(out.key);
       if (absl::IsAlreadyExists(inserted)) {
@@ -618,7 +620,7 @@ class OtaServiceImpl : public OtaService {
 
   absl::Status DeleteApiKey(const TenantContext& ctx, absl::string_view id) override {
     AuditSubject subject{"API_KEY", std::string(id), ""};
-    absl::Status s = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+    absl::Status s = Mutate([&](MetadataTransaction& tx) {
       FWOTA_ASSIGN_OR_RETURN(std::vector<ApiKey> keys, tx.ListApiKeys(ctx.tenant_id));
       for (const ApiKey& key : keys) {
         if (key.id() == id || key.name() == id) {
@@ -640,17 +642,15 @@ class OtaServiceImpl : public OtaService {
                                                   absl::string_view version) override {
     FWOTA_RETURN_IF_ERROR(CheckType(type));
     DevicePackage out;
-    FWOTA_ASSIGN_OR_RETURN(out.device, AuthenticateDevice(access_token));
-    Explanation why;
-    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
-      FWOTA_ASSIGN_OR_RETURN(why, internal::ExplainEffectivePackage(tx, out.device, type));
-      return absl::OkStatus();
-    }));
-    if (!why.package.has_value()) {
+    FWOTA_ASSIGN_OR_RETURN(std::shared_ptr<const Resolution> resolved, Resolve(access_token));
+    out.device = resolved->device;
+    const std::optional<OtaPackage>& effective =
+        type == ::fwota::v1::SOFTWARE ? resolved->software : resolved->firmware;
+    if (!effective.has_value()) {
       return absl::NotFoundError(
           absl::StrCat("No ", internal::TypeWord(type), " is assigned to this device"));
     }
-    out.package = *why.package;
+    out.package = *effective;
     if (!out.package.has_data()) {
       return absl::NotFoundError(absl::StrCat("The assigned ", internal::TypeWord(type),
                                               " is an external URL package"));
@@ -795,6 +795,58 @@ class OtaServiceImpl : public OtaService {
   }
 
  private:
+  // A device and its effective packages, as the device-facing calls need them on every
+  // request. Cached per access token so the hot download path does not query the store:
+  // an entry is good while no admin change has been made since it was built
+  // (generation_) and for at most kResolutionTtlMillis (other processes sharing the
+  // store change it without our knowing).
+  struct Resolution {
+    Device device;
+    std::optional<OtaPackage> firmware;
+    std::optional<OtaPackage> software;
+    uint64_t generation = 0;
+    int64_t expires_at = 0;
+  };
+  static constexpr int64_t kResolutionTtlMillis = 2000;
+  static constexpr size_t kMaxCachedResolutions = 100000;
+
+  absl::StatusOr<std::shared_ptr<const Resolution>> Resolve(absl::string_view access_token) {
+    const uint64_t generation = generation_.load();
+    const int64_t now = clock_.NowMillis();
+    {
+      absl::MutexLock lock(&resolutions_mu_);
+      auto it = resolutions_.find(access_token);
+      if (it != resolutions_.end() && it->second->generation == generation &&
+          it->second->expires_at > now) {
+        return it->second;
+      }
+    }
+    auto fresh = std::make_shared<Resolution>();
+    fresh->generation = generation;
+    fresh->expires_at = now + kResolutionTtlMillis;
+    FWOTA_ASSIGN_OR_RETURN(fresh->device, AuthenticateDevice(access_token));
+    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      FWOTA_ASSIGN_OR_RETURN(Explanation fw, internal::ExplainEffectivePackage(
+                                                 tx, fresh->device, ::fwota::v1::FIRMWARE));
+      FWOTA_ASSIGN_OR_RETURN(Explanation sw, internal::ExplainEffectivePackage(
+                                                 tx, fresh->device, ::fwota::v1::SOFTWARE));
+      fresh->firmware = std::move(fw.package);
+      fresh->software = std::move(sw.package);
+      return absl::OkStatus();
+    }));
+    absl::MutexLock lock(&resolutions_mu_);
+    if (resolutions_.size() >= kMaxCachedResolutions) resolutions_.clear();
+    resolutions_[std::string(access_token)] = fresh;
+    return std::shared_ptr<const Resolution>(std::move(fresh));
+  }
+
+  // Runs an admin change; afterwards every cached Resolution is stale.
+  absl::Status Mutate(absl::FunctionRef<absl::Status(MetadataTransaction&)> body) {
+    absl::Status s = metadata_.RunInTransaction(body);
+    generation_.fetch_add(1);
+    return s;
+  }
+
   // One reader per blob, shared by concurrent downloads (its verified-block cache too).
   absl::StatusOr<std::shared_ptr<BlobReader>> SharedReader(const OtaPackage& package) {
     absl::MutexLock lock(&readers_mu_);
@@ -921,7 +973,7 @@ class OtaServiceImpl : public OtaService {
                                                const PackageInfoRequest& request) {
     AuditSubject subject{"OTA_PACKAGE", request.id, ""};
     OtaPackage package;
-    absl::Status s = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+    absl::Status s = Mutate([&](MetadataTransaction& tx) {
       FWOTA_ASSIGN_OR_RETURN(package, OwnedBy(tx.GetPackage(request.id), ctx.tenant_id));
       subject = SubjectOf(package);
       FWOTA_RETURN_IF_ERROR(internal::ValidatePackageInfoUpdate(package, request));
@@ -997,7 +1049,7 @@ class OtaServiceImpl : public OtaService {
     absl::MutexLock lock(&blob_mu_);
     FWOTA_RETURN_IF_ERROR(blob.writer->Commit(blob.sha256));
     CrashPoint("upload.blob_committed");
-    absl::Status s = metadata_.RunInTransaction(record);
+    absl::Status s = Mutate(record);
     if (!s.ok()) DeleteBlobIfUnreferencedLocked(blob.sha256).IgnoreError();
     return s;
   }
@@ -1054,6 +1106,10 @@ class OtaServiceImpl : public OtaService {
   // Serializes blob commits and blob deletions with the metadata changes that decide
   // them, so a blob shared by two packages is never deleted while one still needs it.
   absl::Mutex blob_mu_;
+  std::atomic<uint64_t> generation_{0};
+  absl::Mutex resolutions_mu_;
+  std::map<std::string, std::shared_ptr<const Resolution>, std::less<>> resolutions_
+      ABSL_GUARDED_BY(resolutions_mu_);
   absl::Mutex readers_mu_;
   std::map<std::string, std::weak_ptr<BlobReader>> readers_ ABSL_GUARDED_BY(readers_mu_);
 };
