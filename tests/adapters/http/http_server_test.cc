@@ -155,7 +155,9 @@ TEST_F(HttpServerTest, KeepAliveServesRequestsInTurnOnOneConnection) {
                           "GET /echo/four HTTP/1.1\r\nHost: t\r\n\r\n"));
   EXPECT_THAT(client.ReadResponse().body, HasSubstr("path=/echo/three"));
   EXPECT_THAT(client.ReadResponse().body, HasSubstr("path=/echo/four"));
-  // Same connection all along: the same remote address.
+  // Same connection all along: the same remote address. (Each entry is logged just
+  // after its response is written, so the last one may come a moment later.)
+  ASSERT_TRUE(WaitFor([&] { return log_.Entries().size() >= 4; }, absl::Seconds(10)));
   const std::vector<AccessLogEntry> entries = log_.Entries();
   ASSERT_EQ(entries.size(), 4u);
   for (const AccessLogEntry& e : entries) {

@@ -95,6 +95,7 @@ TEST_F(HttpServerTlsTest, ServesHttpsWithKeepAlive) {
   ASSERT_EQ(r.exit_code, 0) << r.out;
   EXPECT_THAT(r.out, HasSubstr("path=/echo/one\nquery q=1\n"));
   EXPECT_THAT(r.out, HasSubstr("path=/echo/two\n"));
+  ASSERT_TRUE(testing::WaitFor([&] { return log_.Entries().size() >= 2; }, absl::Seconds(10)));
   const auto entries = log_.Entries();
   ASSERT_EQ(entries.size(), 2u);
   EXPECT_EQ(entries[0].remote_address, entries[1].remote_address);
