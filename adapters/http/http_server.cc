@@ -73,8 +73,8 @@ void BlockSigpipeInThisThread() {
 
 class HttpServerImpl : public HttpServer {
  public:
-  HttpServerImpl(ServerConfig config, std::unique_ptr<TlsContext> tls, int listen_fd,
-                 int wake_fd, int port)
+  HttpServerImpl(ServerConfig config, std::unique_ptr<TlsContext> tls, int listen_fd, int wake_fd,
+                 int port)
       : tls_(std::move(tls)),
         config_(std::move(config)),
         listen_fd_(listen_fd),
@@ -85,7 +85,9 @@ class HttpServerImpl : public HttpServer {
 
   ~HttpServerImpl() override { Shutdown(absl::ZeroDuration()); }
 
-  void StartAccepting() { acceptor_ = std::thread([this] { AcceptLoop(); }); }
+  void StartAccepting() {
+    acceptor_ = std::thread([this] { AcceptLoop(); });
+  }
 
   int port() const override { return port_; }
 
@@ -199,8 +201,8 @@ class HttpServerImpl : public HttpServer {
       for (int burst = 0; burst < 64; ++burst) {
         sockaddr_storage addr{};
         socklen_t len = sizeof(addr);
-        const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len,
-                                 SOCK_CLOEXEC);
+        const int fd =
+            ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_CLOEXEC);
         if (fd < 0) {
           if (errno == EINTR || errno == ECONNABORTED) continue;
           if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -313,8 +315,8 @@ absl::StatusOr<std::pair<int, int>> Listen(const HttpServerOptions& options) {
     const int err = errno;
     ::close(fd);
     if (err == EADDRINUSE) {
-      return absl::UnavailableError(absl::StrCat("cannot listen on ", where,
-                                                 ": address already in use"));
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on ", where, ": address already in use"));
     }
     if (err == EACCES) {
       return absl::PermissionDeniedError(
@@ -324,29 +326,28 @@ absl::StatusOr<std::pair<int, int>> Listen(const HttpServerOptions& options) {
       return absl::InvalidArgumentError(
           absl::StrCat("cannot listen on ", where, ": ", std::strerror(err)));
     }
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", where, ": ",
-                                               std::strerror(err)));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", where, ": ", std::strerror(err)));
   }
   if (::listen(fd, SOMAXCONN) != 0) {
     const int err = errno;
     ::close(fd);
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", where, ": ",
-                                               std::strerror(err)));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", where, ": ", std::strerror(err)));
   }
   sockaddr_storage bound{};
   socklen_t len = sizeof(bound);
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
-  const int bound_port =
-      bound.ss_family == AF_INET6
-          ? ntohs(reinterpret_cast<const sockaddr_in6&>(bound).sin6_port)
-          : ntohs(reinterpret_cast<const sockaddr_in&>(bound).sin_port);
+  const int bound_port = bound.ss_family == AF_INET6
+                             ? ntohs(reinterpret_cast<const sockaddr_in6&>(bound).sin6_port)
+                             : ntohs(reinterpret_cast<const sockaddr_in&>(bound).sin_port);
   return std::make_pair(fd, bound_port);
 }
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options,
-                                                             HttpHandler handler) {
+                                                              HttpHandler handler) {
   if (!handler) return absl::InvalidArgumentError("no request handler");
   if (options.max_connections <= 0) {
     return absl::InvalidArgumentError("max_connections must be positive");
@@ -380,7 +381,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
   try {
     server->StartAccepting();
   } catch (const std::system_error& e) {
-    return absl::ResourceExhaustedError(absl::StrCat("cannot start the acceptor thread: ", e.what()));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("cannot start the acceptor thread: ", e.what()));
   }
   return std::unique_ptr<HttpServer>(std::move(server));
 }

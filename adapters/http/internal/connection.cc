@@ -1,16 +1,6 @@
 #include "adapters/http/internal/connection.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <cstdint>
-#include <ctime>
-#include <exception>
-#include <limits>
-#include <memory>
-#include <string>
-#include <utility>
-
 #include <boost/asio/error.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -19,6 +9,15 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/status.hpp>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <ctime>
+#include <exception>
+#include <limits>
+#include <memory>
+#include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
@@ -70,8 +69,8 @@ const std::string& HttpDate() {
   const time_t now = ::time(nullptr);
   if (now != cached_second) {
     cached_second = now;
-    cached = absl::FormatTime("%a, %d %b %Y %H:%M:%S GMT", absl::FromTimeT(now),
-                              absl::UTCTimeZone());
+    cached =
+        absl::FormatTime("%a, %d %b %Y %H:%M:%S GMT", absl::FromTimeT(now), absl::UTCTimeZone());
   }
   return cached;
 }
@@ -143,7 +142,8 @@ class BodyReader : public ByteSource {
     } else if (IsHttpParseError(ec)) {
       status_ = absl::InvalidArgumentError(absl::StrCat("malformed request body: ", ec.message()));
     } else {
-      status_ = absl::UnavailableError(absl::StrCat("reading the request body failed: ", ec.message()));
+      status_ =
+          absl::UnavailableError(absl::StrCat("reading the request body failed: ", ec.message()));
     }
     return status_;
   }
@@ -164,8 +164,8 @@ class Connection {
              ConnectionHooks& hooks)
       : config_(config),
         options_(config.options),
-        socket_(fd, config.tls != nullptr ? config.tls->executor()
-                                          : boost::asio::any_io_executor()),
+        socket_(fd,
+                config.tls != nullptr ? config.tls->executor() : boost::asio::any_io_executor()),
         transport_(socket_, config.tls),
         remote_address_(std::move(remote_address)),
         reject_(reject),
@@ -270,11 +270,10 @@ class Connection {
     if (reject_) return Refuse(503, "too many connections", start, entry);
 
     const bool expect_continue =
-        head.version() >= 11 &&
-        absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(absl::string_view(
-                                   head[bhttp::field::expect].data(),
-                                   head[bhttp::field::expect].size())),
-                               "100-continue");
+        head.version() >= 11 && absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(absl::string_view(
+                                                           head[bhttp::field::expect].data(),
+                                                           head[bhttp::field::expect].size())),
+                                                       "100-continue");
     bool keep_alive = head.version() >= 11 && head.keep_alive() && !hooks_.Stopping();
     const bool is_head = head.method() == bhttp::verb::head;
 
@@ -414,8 +413,7 @@ class Connection {
     if (blob == nullptr || !send_body) {
       const std::string head = BuildHead(status, response, content_length, keep_alive);
       boost::asio::const_buffer pieces[2] = {
-          {head.data(), head.size()},
-          {response.body.data(), send_body ? response.body.size() : 0}};
+          {head.data(), head.size()}, {response.body.data(), send_body ? response.body.size() : 0}};
       error_code ec;
       transport_.WriteAll(pieces, 2, ec);
       if (ec) return WriteFailed(ec, entry);
@@ -461,15 +459,15 @@ class Connection {
     // Copy through a buffer: TLS, or a reader without a file.
     if (!copy_buffer_) copy_buffer_.reset(new char[kCopyBufferSize]);
     const absl::Span<char> buffer(copy_buffer_.get(), kCopyBufferSize);
-    absl::StatusOr<size_t> got = blob->ReadAt(offset, buffer.subspan(0, std::min<int64_t>(length, kCopyBufferSize)));
+    absl::StatusOr<size_t> got =
+        blob->ReadAt(offset, buffer.subspan(0, std::min<int64_t>(length, kCopyBufferSize)));
     if (!got.ok()) return BlobFailedBeforeHead(got.status(), is_head, keep_alive, entry);
     if (*got == 0) {
-      return BlobFailedBeforeHead(absl::DataLossError("the blob ended early"), is_head,
-                                  keep_alive, entry);
+      return BlobFailedBeforeHead(absl::DataLossError("the blob ended early"), is_head, keep_alive,
+                                  entry);
     }
     const std::string head = BuildHead(status, response, content_length, keep_alive);
-    boost::asio::const_buffer pieces[2] = {{head.data(), head.size()},
-                                           {copy_buffer_.get(), *got}};
+    boost::asio::const_buffer pieces[2] = {{head.data(), head.size()}, {copy_buffer_.get(), *got}};
     error_code ec;
     transport_.WriteAll(pieces, 2, ec);
     if (ec) return WriteFailed(ec, entry);
@@ -500,8 +498,9 @@ class Connection {
   bool BlobFailedBeforeHead(const absl::Status& status, bool is_head, bool& keep_alive,
                             AccessLogEntry& entry) {
     entry.error = std::string(status.message());
-    HttpResponse response = ErrorResponse(
-        500, absl::IsDataLoss(status) ? "the stored file is damaged" : "cannot read the stored file");
+    HttpResponse response =
+        ErrorResponse(500, absl::IsDataLoss(status) ? "the stored file is damaged"
+                                                    : "cannot read the stored file");
     keep_alive = false;
     const std::string keep_error = entry.error;
     bool ok = WriteResponse(is_head, response, keep_alive, entry);

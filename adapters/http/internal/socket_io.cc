@@ -9,9 +9,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-
 #include <boost/asio/error.hpp>
+#include <cerrno>
 
 #include "absl/time/clock.h"
 

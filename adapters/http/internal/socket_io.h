@@ -12,14 +12,13 @@
 
 #include <sys/uio.h>
 
-#include <cstddef>
-#include <cstdint>
-
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/system/error_code.hpp>
 #include <boost/system/system_error.hpp>
 #include <boost/throw_exception.hpp>
+#include <cstddef>
+#include <cstdint>
 
 #include "absl/time/time.h"
 

@@ -2,11 +2,10 @@
 
 #include <openssl/ssl.h>
 
-#include <utility>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -27,8 +26,8 @@ TlsContext::~TlsContext() = default;
 
 boost::asio::any_io_executor TlsContext::executor() { return impl_->io.get_executor(); }
 
-absl::StatusOr<std::unique_ptr<TlsContext>> TlsContext::Load(
-    const std::string& certificate_file, const std::string& private_key_file) {
+absl::StatusOr<std::unique_ptr<TlsContext>> TlsContext::Load(const std::string& certificate_file,
+                                                             const std::string& private_key_file) {
   auto impl = std::make_unique<Impl>();
   error_code ec;
   impl->context.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
@@ -37,13 +36,13 @@ absl::StatusOr<std::unique_ptr<TlsContext>> TlsContext::Load(
                             ec);
   impl->context.use_certificate_chain_file(certificate_file, ec);
   if (ec) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot load the TLS certificate ",
-                                                   certificate_file, ": ", ec.message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot load the TLS certificate ", certificate_file, ": ", ec.message()));
   }
   impl->context.use_private_key_file(private_key_file, ssl::context::pem, ec);
   if (ec) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot load the TLS private key ",
-                                                   private_key_file, ": ", ec.message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot load the TLS private key ", private_key_file, ": ", ec.message()));
   }
   if (SSL_CTX_check_private_key(impl->context.native_handle()) != 1) {
     return absl::InvalidArgumentError(absl::StrCat("the TLS private key ", private_key_file,

@@ -4,14 +4,13 @@
 #ifndef FWOTA_ADAPTERS_HTTP_INTERNAL_TRANSPORT_H_
 #define FWOTA_ADAPTERS_HTTP_INTERNAL_TRANSPORT_H_
 
-#include <cstddef>
-#include <memory>
-#include <string>
-
 #include <boost/asio/buffer.hpp>
 #include <boost/system/error_code.hpp>
 #include <boost/system/system_error.hpp>
 #include <boost/throw_exception.hpp>
+#include <cstddef>
+#include <memory>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "adapters/http/internal/socket_io.h"

@@ -23,8 +23,7 @@ Pairs Parse(absl::string_view query) {
 }
 
 TEST(ParseQueryTest, SplitsAndDecodes) {
-  EXPECT_THAT(Parse("a=1&b=%20x&c"),
-              ElementsAre(Pair("a", "1"), Pair("b", " x"), Pair("c", "")));
+  EXPECT_THAT(Parse("a=1&b=%20x&c"), ElementsAre(Pair("a", "1"), Pair("b", " x"), Pair("c", "")));
   EXPECT_THAT(Parse("title=My+Firmware&version=1.0%2B2"),
               ElementsAre(Pair("title", "My Firmware"), Pair("version", "1.0+2")));
   EXPECT_THAT(Parse("k%3Dx=v%26y"), ElementsAre(Pair("k=x", "v&y")));
@@ -35,8 +34,7 @@ TEST(ParseQueryTest, SplitsAndDecodes) {
 TEST(ParseQueryTest, EmptyPiecesAndValues) {
   EXPECT_THAT(Parse(""), ElementsAre());
   EXPECT_THAT(Parse("&&"), ElementsAre());
-  EXPECT_THAT(Parse("a=&=b&&c="),
-              ElementsAre(Pair("a", ""), Pair("", "b"), Pair("c", "")));
+  EXPECT_THAT(Parse("a=&=b&&c="), ElementsAre(Pair("a", ""), Pair("", "b"), Pair("c", "")));
 }
 
 TEST(ParseQueryTest, RepeatedKeysKeepTheirOrder) {

@@ -117,8 +117,9 @@ TEST_F(HttpServerTest, GetAndHead) {
   EXPECT_EQ(get.Header("connection"), nullptr);
 
   // HEAD: the same head, no body (the next response on the connection starts at once).
-  ASSERT_TRUE(client.Send("HEAD /echo?a=1&b=x%20y HTTP/1.1\r\nHost: t\r\nX-Echo: hi\r\n\r\n"
-                          "GET /status?code=204 HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(
+      client.Send("HEAD /echo?a=1&b=x%20y HTTP/1.1\r\nHost: t\r\nX-Echo: hi\r\n\r\n"
+                  "GET /status?code=204 HTTP/1.1\r\nHost: t\r\n\r\n"));
   RawClient::Response head = client.ReadResponse(/*head_only=*/true);
   ASSERT_EQ(head.status, 200);
   // ("method=HEAD" is one byte longer than "method=GET".)
@@ -151,8 +152,9 @@ TEST_F(HttpServerTest, KeepAliveServesRequestsInTurnOnOneConnection) {
   ASSERT_EQ(second.status, 200);
   EXPECT_THAT(second.body, HasSubstr("path=/echo/two"));
   // Pipelined: both answered, in order.
-  ASSERT_TRUE(client.Send("GET /echo/three HTTP/1.1\r\nHost: t\r\n\r\n"
-                          "GET /echo/four HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(
+      client.Send("GET /echo/three HTTP/1.1\r\nHost: t\r\n\r\n"
+                  "GET /echo/four HTTP/1.1\r\nHost: t\r\n\r\n"));
   EXPECT_THAT(client.ReadResponse().body, HasSubstr("path=/echo/three"));
   EXPECT_THAT(client.ReadResponse().body, HasSubstr("path=/echo/four"));
   // Same connection all along: the same remote address. (Each entry is logged just
@@ -195,9 +197,9 @@ TEST_F(HttpServerTest, Http10AndConnectionCloseEndTheConnection) {
 TEST_F(HttpServerTest, PathAndQueryDecodingAndRepeatedHeaders) {
   StartServer();
   RawClient client(server_->port());
-  ASSERT_TRUE(client.Send(
-      "GET /echo/a%20b/%C3%A9?x=1+2&y=%26&empty=&flag&x=3 HTTP/1.1\r\nHost: t\r\n"
-      "X-Echo: one\r\nx-echo: two\r\n\r\n"));
+  ASSERT_TRUE(
+      client.Send("GET /echo/a%20b/%C3%A9?x=1+2&y=%26&empty=&flag&x=3 HTTP/1.1\r\nHost: t\r\n"
+                  "X-Echo: one\r\nx-echo: two\r\n\r\n"));
   RawClient::Response r = client.ReadResponse();
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.body.substr(0, r.body.find("remote=")),
@@ -217,7 +219,8 @@ TEST_F(HttpServerTest, BadRequestsGetClearAnswersAndTheServerKeepsServing) {
   std::string many_params = "/echo?";
   for (int i = 0; i < 300; ++i) absl::StrAppend(&many_params, "k", i, "=v&");
   for (const Case& c : {
-           Case{absl::StrCat("GET /echo HTTP/1.1\r\nHost: t\r\nX-Big: ", big_header, "\r\n\r\n"), 431},
+           Case{absl::StrCat("GET /echo HTTP/1.1\r\nHost: t\r\nX-Big: ", big_header, "\r\n\r\n"),
+                431},
            Case{absl::StrCat("GET /", big_header, " HTTP/1.1\r\nHost: t\r\n\r\n"), 431},
            Case{"HELLO\r\n\r\n", 400},
            Case{"GET /echo HTTP/9.9\r\n\r\n", 400},
@@ -231,12 +234,15 @@ TEST_F(HttpServerTest, BadRequestsGetClearAnswersAndTheServerKeepsServing) {
            Case{"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n", 400},
            // Ambiguous framing (request smuggling shapes).
            Case{"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
-                "Content-Length: 6\r\n\r\nhello!", 400},
+                "Content-Length: 6\r\n\r\nhello!",
+                400},
            Case{"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
-                "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 400},
+                "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+                400},
            Case{"POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n", 400},
            Case{"POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
-                "0\r\n\r\n", 501},
+                "0\r\n\r\n",
+                501},
            Case{absl::StrCat("GET ", many_params, " HTTP/1.1\r\nHost: t\r\n\r\n"), 414},
        }) {
     RawClient client(server_->port());
@@ -261,8 +267,8 @@ TEST_F(HttpServerTest, UploadsStreamWithContentLengthChunkedAndExpectContinue) {
   StartServer();
   const std::string want = absl::StrCat(kUploadSize, " ", Sha256Hex(*upload_bytes_));
   // Content-Length, no Expect.
-  testing::CurlResult r = Curl(absl::StrCat("-H 'Expect:' --data-binary @", *upload_path_, " ",
-                                            Url("/upload")));
+  testing::CurlResult r =
+      Curl(absl::StrCat("-H 'Expect:' --data-binary @", *upload_path_, " ", Url("/upload")));
   ASSERT_EQ(r.exit_code, 0) << r.out;
   EXPECT_EQ(r.out, want);
   // Chunked, from a pipe.
@@ -306,18 +312,19 @@ TEST_F(HttpServerTest, ExpectContinueIsSentBeforeTheBodyIsRead) {
 TEST_F(HttpServerTest, ChunkedBodyFromARawClient) {
   StartServer();
   RawClient client(server_->port());
-  ASSERT_TRUE(client.Send(
-      "POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-      "5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\nX-Trailer: 1\r\n\r\n"
-      "GET /echo HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(
+      client.Send("POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\nX-Trailer: 1\r\n\r\n"
+                  "GET /echo HTTP/1.1\r\nHost: t\r\n\r\n"));
   RawClient::Response r = client.ReadResponse();
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.body, absl::StrCat("11 ", Sha256Hex("hello world")));
   EXPECT_EQ(client.ReadResponse().status, 200);
   // A malformed chunk size fails the handler's Read.
   RawClient bad(server_->port());
-  ASSERT_TRUE(bad.Send("POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-                       "zz\r\nhello\r\n0\r\n\r\n"));
+  ASSERT_TRUE(
+      bad.Send("POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "zz\r\nhello\r\n0\r\n\r\n"));
   RawClient::Response rejected = bad.ReadResponse();
   EXPECT_EQ(rejected.status, 400);
   EXPECT_THAT(rejected.body, HasSubstr("malformed request body"));
@@ -327,7 +334,8 @@ TEST_F(HttpServerTest, ChunkedBodyFromARawClient) {
 TEST_F(HttpServerTest, AnUnreadBodyClosesTheConnectionAfterTheAnswer) {
   StartServer();
   RawClient client(server_->port());
-  ASSERT_TRUE(client.Send("POST /ignore-body HTTP/1.1\r\nHost: t\r\nContent-Length: 10000000\r\n\r\n"));
+  ASSERT_TRUE(
+      client.Send("POST /ignore-body HTTP/1.1\r\nHost: t\r\nContent-Length: 10000000\r\n\r\n"));
   ASSERT_TRUE(client.Send(std::string(100000, 'x')));
   RawClient::Response r = client.ReadResponse();
   EXPECT_EQ(r.status, 413);
@@ -337,8 +345,9 @@ TEST_F(HttpServerTest, AnUnreadBodyClosesTheConnectionAfterTheAnswer) {
   // Expect: 100-continue and a handler that does not want the body: no 100, the answer,
   // and the connection closes.
   RawClient waiting(server_->port());
-  ASSERT_TRUE(waiting.Send("POST /ignore-body HTTP/1.1\r\nHost: t\r\nContent-Length: 10000000\r\n"
-                           "Expect: 100-continue\r\n\r\n"));
+  ASSERT_TRUE(
+      waiting.Send("POST /ignore-body HTTP/1.1\r\nHost: t\r\nContent-Length: 10000000\r\n"
+                   "Expect: 100-continue\r\n\r\n"));
   RawClient::Response direct = waiting.ReadResponse();
   EXPECT_EQ(direct.status, 413);
   EXPECT_TRUE(waiting.ClosedByServer(absl::Seconds(10)));
@@ -368,8 +377,10 @@ TEST_F(HttpServerTest, AClientThatDisconnectsMidBodyFailsTheReadAndTheServerGoes
   // Chunked, cut in the middle of a chunk.
   {
     RawClient client(server_->port());
-    ASSERT_TRUE(client.Send("POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-                            "10000\r\n" + std::string(30000, 'y')));
+    ASSERT_TRUE(
+        client.Send("POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    "10000\r\n" +
+                    std::string(30000, 'y')));
     ASSERT_TRUE(WaitFor([&] { return handler_.uploads_started.load() == 2; }, absl::Seconds(10)));
   }
   ASSERT_TRUE(WaitFor([&] { return handler_.upload_errors.load() == 2; }, absl::Seconds(10)));
@@ -435,8 +446,8 @@ TEST_F(HttpServerTest, BlobsAreServedByteExactBySendfileAndByReadAt) {
   }
   // Past the end: an empty body.
   RawClient client(server_->port());
-  ASSERT_TRUE(client.Send(absl::StrCat("GET /blob/file?offset=", kBlobSize + 5,
-                                       " HTTP/1.1\r\nHost: t\r\n\r\n")));
+  ASSERT_TRUE(client.Send(
+      absl::StrCat("GET /blob/file?offset=", kBlobSize + 5, " HTTP/1.1\r\nHost: t\r\n\r\n")));
   RawClient::Response empty = client.ReadResponse();
   EXPECT_EQ(empty.status, 200);
   EXPECT_EQ(*empty.Header("content-length"), "0");
@@ -453,8 +464,8 @@ TEST_F(HttpServerTest, BlobsAreServedByteExactBySendfileAndByReadAt) {
 TEST_F(HttpServerTest, DamagedBlobs) {
   StartServer();
   // Damaged where the body starts: nothing promised yet, so a 500.
-  testing::CurlResult early = Curl(absl::StrCat("-o /dev/null -w '%{http_code}' ",
-                                                Url("/blob/damaged-early")));
+  testing::CurlResult early =
+      Curl(absl::StrCat("-o /dev/null -w '%{http_code}' ", Url("/blob/damaged-early")));
   EXPECT_EQ(early.out, "500");
   // Damaged further in: the length was promised, so the connection is cut.
   RawClient client(server_->port());
@@ -511,7 +522,8 @@ TEST_F(HttpServerTest, ShutdownWithStalledConnectionsReturnsAfterTheGrace) {
   RawClient partial_head(server_->port());
   ASSERT_TRUE(partial_head.Send("GET /echo HTTP/1.1\r\n"));
   RawClient stalled_body(server_->port());
-  ASSERT_TRUE(stalled_body.Send("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n"));
+  ASSERT_TRUE(
+      stalled_body.Send("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n"));
   ASSERT_TRUE(stalled_body.Send(std::string(1000, 'x')));
   ASSERT_TRUE(WaitFor([&] { return handler_.uploads_started.load() == 1; }, absl::Seconds(10)));
 
@@ -533,8 +545,8 @@ TEST_F(HttpServerTest, ShutdownLetsARequestInFlightFinish) {
   StartServer();
   RawClient client(server_->port());
   const std::string body = testing::RandomBytes(2 << 20, 5);
-  ASSERT_TRUE(client.Send(absl::StrCat("POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: ",
-                                       body.size(), "\r\n\r\n")));
+  ASSERT_TRUE(client.Send(absl::StrCat(
+      "POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: ", body.size(), "\r\n\r\n")));
   ASSERT_TRUE(client.Send(body.substr(0, 1000)));
   ASSERT_TRUE(WaitFor([&] { return handler_.uploads_started.load() == 1; }, absl::Seconds(10)));
   std::thread finisher([&] {
@@ -586,7 +598,8 @@ TEST_F(HttpServerTest, ManyConcurrentClients) {
     threads.emplace_back([&] {
       RawClient client(server_->port());
       for (int i = 0; i < 20; ++i) {
-        if (!client.Send("GET /blob/file?offset=1000&length=65536 HTTP/1.1\r\nHost: t\r\n\r\n")) return;
+        if (!client.Send("GET /blob/file?offset=1000&length=65536 HTTP/1.1\r\nHost: t\r\n\r\n"))
+          return;
         RawClient::Response r = client.ReadResponse();
         if (r.status == 200 && r.body == blob_bytes_->substr(1000, 65536)) ++ok;
       }

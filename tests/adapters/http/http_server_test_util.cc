@@ -196,7 +196,8 @@ HttpResponse TestHandler::Handle(const HttpRequest& request, ByteSource& body) {
   const std::string& path = request.path;
   if (path.rfind("/echo", 0) == 0) {
     absl::StrAppend(&response.body, "method=", request.method, "\npath=", path, "\n");
-    for (const auto& [k, v] : request.query) absl::StrAppend(&response.body, "query ", k, "=", v, "\n");
+    for (const auto& [k, v] : request.query)
+      absl::StrAppend(&response.body, "query ", k, "=", v, "\n");
     if (const std::string* echo = request.Header("x-echo")) {
       absl::StrAppend(&response.body, "x-echo=", *echo, "\n");
     }
@@ -246,8 +247,10 @@ HttpResponse TestHandler::Handle(const HttpRequest& request, ByteSource& body) {
     response.blob.reader = reader;
     response.blob.offset = 0;
     response.blob.length = reader->size();
-    if (const std::string* o = request.Query("offset")) (void)absl::SimpleAtoi(*o, &response.blob.offset);
-    if (const std::string* l = request.Query("length")) (void)absl::SimpleAtoi(*l, &response.blob.length);
+    if (const std::string* o = request.Query("offset"))
+      (void)absl::SimpleAtoi(*o, &response.blob.offset);
+    if (const std::string* l = request.Query("length"))
+      (void)absl::SimpleAtoi(*l, &response.blob.length);
     return response;
   }
   response.status = 404;

@@ -48,7 +48,7 @@ class RawClient {
   bool Send(const std::string& data);
 
   struct Response {
-    int status = 0;  // 0: no (complete) response
+    int status = 0;                              // 0: no (complete) response
     std::map<std::string, std::string> headers;  // lowercase names
     std::string body;
     const std::string* Header(const std::string& name) const {

@@ -32,9 +32,9 @@ constexpr size_t kBlobSize = (3 << 20) + 17;
 constexpr size_t kUploadSize = 20 << 20;
 
 bool MakeCertificate(const std::string& cert, const std::string& key) {
-  const std::string command = absl::StrCat(
-      "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 -keyout ", key,
-      " -out ", cert, " >/dev/null 2>&1");
+  const std::string command =
+      absl::StrCat("openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 -keyout ",
+                   key, " -out ", cert, " >/dev/null 2>&1");
   return std::system(command.c_str()) == 0;
 }
 
@@ -107,7 +107,8 @@ TEST_F(HttpServerTlsTest, ServesHttpsWithKeepAlive) {
 TEST_F(HttpServerTlsTest, UploadsAndBlobDownloads) {
   StartServer();
   const std::string want = absl::StrCat(kUploadSize, " ", Sha256Hex(*upload_bytes_));
-  testing::CurlResult r = Curl(absl::StrCat("-k --data-binary @", *upload_path_, " ", Url("/upload")));
+  testing::CurlResult r =
+      Curl(absl::StrCat("-k --data-binary @", *upload_path_, " ", Url("/upload")));
   ASSERT_EQ(r.exit_code, 0) << r.out;
   EXPECT_EQ(r.out, want);
   r = Curl(absl::StrCat("-k -T - ", Url("/upload"), " < ", *upload_path_));
@@ -131,9 +132,8 @@ TEST_F(HttpServerTlsTest, PlainHttpToTheTlsPortFailsCleanly) {
   StartServer();
   testing::CurlResult plain = Curl(Url("/echo", "http"));
   EXPECT_NE(plain.exit_code, 0) << plain.out;
-  EXPECT_TRUE(log_.WaitForEntry([](const AccessLogEntry& e) {
-    return absl::StrContains(e.error, "TLS handshake failed");
-  }));
+  EXPECT_TRUE(log_.WaitForEntry(
+      [](const AccessLogEntry& e) { return absl::StrContains(e.error, "TLS handshake failed"); }));
   RawClient garbage(server_->port());
   ASSERT_TRUE(garbage.Send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
   EXPECT_TRUE(garbage.ClosedByServer(absl::Seconds(10)));
@@ -169,7 +169,8 @@ TEST_F(HttpServerTlsTest, BadCertificateFilesAreInvalidArgument) {
   options.tls_private_key_file = TempPath("other-key.pem");  // does not match cert.pem
   auto mismatched = HttpServer::Start(options, handler_.AsHandler());
   EXPECT_THAT(mismatched, StatusCodeIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(std::string(mismatched.status().message()), ::testing::AnyOf(HasSubstr("does not match"), HasSubstr("mismatch")));
+  EXPECT_THAT(std::string(mismatched.status().message()),
+              ::testing::AnyOf(HasSubstr("does not match"), HasSubstr("mismatch")));
   options.tls_certificate_file = TempPath("garbage.pem");
   EXPECT_THAT(HttpServer::Start(options, handler_.AsHandler()),
               StatusCodeIs(absl::StatusCode::kInvalidArgument));
