@@ -287,5 +287,112 @@ class RestartTest(unittest.TestCase):
             self.assertEqual(server.stop(), 0)
 
 
+class BadInputTest(unittest.TestCase):
+    """Abuse of every kind gets a clear 4xx; the server keeps serving and keeps nothing."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
+        cls.data_dir = os.path.join(cls.tmp, "data")
+        cls.server = Fwotad(cls.data_dir, "--max_package_size=1048576")
+        cls.base = "http://127.0.0.1:%d" % cls.server.port
+        cls.auth = "X-Authorization: Bearer " + cls.server.key
+        status, out, _ = curl(["-X", "POST", cls.base + "/api/deviceProfile", "-H", cls.auth,
+                               "-H", "Content-Type: application/json", "--data-binary", '{"name":"p"}'])
+        assert status == 200, out
+        profile = json.loads(out)["id"]["id"]
+        status, out, _ = curl(["-X", "POST", cls.base + "/api/otaPackage", "-H", cls.auth,
+                               "-H", "Content-Type: application/json", "--data-binary",
+                               json.dumps({"title": "t", "version": "1", "type": "FIRMWARE",
+                                           "deviceProfileId": {"id": profile}})])
+        assert status == 200, out
+        cls.package = json.loads(out)["id"]["id"]
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.server.stop() == 0
+
+    def assert_nothing_stored(self):
+        status, out, _ = curl([self.base + "/api/otaPackage/info/" + self.package, "-H", self.auth])
+        self.assertEqual(status, 200)
+        self.assertFalse(json.loads(out)["hasData"])
+        blobs = os.path.join(self.data_dir, "blobs")
+        leftovers = [f for d, _, fs in os.walk(blobs) for f in fs]
+        self.assertEqual(leftovers, [])
+
+    def assert_still_serving(self):
+        status, _, _ = curl([self.base + "/api/otaPackages?pageSize=1&page=0", "-H", self.auth])
+        self.assertEqual(status, 200)
+
+    def test_body_over_the_limit_is_413_and_leaves_nothing(self):
+        path = os.path.join(self.tmp, "big.bin")
+        with open(path, "wb") as f:
+            f.write(os.urandom(2 * 1024 * 1024))
+        for form in (["-F", "file=@" + path], ["--data-binary", "@" + path]):
+            status, out, _ = curl(["-X", "POST", self.base + "/api/otaPackage/" + self.package,
+                                   "-H", self.auth, *form])
+            self.assertEqual(status, 413, out)
+        self.assert_nothing_stored()
+        self.assert_still_serving()
+
+    def test_truncated_and_malformed_multipart(self):
+        body = (b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\n"
+                b"Content-Type: application/octet-stream\r\n\r\n" + os.urandom(5000))  # no end
+        status, out, _ = curl(["-X", "POST", self.base + "/api/otaPackage/" + self.package,
+                               "-H", self.auth, "-H", "Content-Type: multipart/form-data; boundary=XyZ",
+                               "--data-binary", "@-"], body)
+        self.assertEqual(status, 400, out)
+        status, out, _ = curl(["-X", "POST", self.base + "/api/otaPackage/" + self.package,
+                               "-H", self.auth, "-H", "Content-Type: multipart/form-data; boundary=XyZ",
+                               "--data-binary", "garbage without any boundary"])
+        self.assertEqual(status, 400, out)
+        self.assert_nothing_stored()
+
+    def test_client_disconnecting_mid_upload_leaves_nothing(self):
+        import socket
+        s = socket.create_connection(("127.0.0.1", self.server.port))
+        s.sendall(("POST /api/otaPackage/%s?fileName=x.bin HTTP/1.1\r\nHost: x\r\n%s\r\n"
+                   "Content-Type: application/octet-stream\r\nContent-Length: 900000\r\n\r\n"
+                   % (self.package, self.auth)).encode() + os.urandom(300000))
+        time.sleep(0.3)
+        s.close()
+        time.sleep(0.5)
+        self.assert_nothing_stored()
+        self.assert_still_serving()
+
+    def test_stalled_client_does_not_block_others(self):
+        import socket
+        s = socket.create_connection(("127.0.0.1", self.server.port))
+        s.sendall(b"GET /api/otaPackages?pageSize=1&page=0 HTTP/1.1\r\nHost: x\r\n")  # never ends
+        try:
+            for _ in range(5):
+                self.assert_still_serving()
+        finally:
+            s.close()
+
+    def test_oversized_request_line_and_headers(self):
+        status, _, _ = curl([self.base + "/api/otaPackages?pageSize=1&page=0&x=" + "a" * 20000,
+                             "-H", self.auth])
+        self.assertIn(status, (414, 431, 400))
+        status, _, _ = curl([self.base + "/api/otaPackages?pageSize=1&page=0", "-H", self.auth,
+                             "-H", "X-Big: " + "b" * 20000])
+        self.assertEqual(status, 431)
+        self.assert_still_serving()
+
+    def test_traversal_and_bad_ids_and_tokens(self):
+        for path in ("/api/otaPackage/..%2F..%2Fetc%2Fpasswd", "/api/otaPackage/%00",
+                     "/api/otaPackage/../../etc/passwd/download"):
+            status, _, _ = curl(["--path-as-is", self.base + path, "-H", self.auth])
+            self.assertIn(status, (400, 404), path)
+        status, out, _ = curl([self.base + "/api/otaPackage/info/123", "-H", self.auth])
+        self.assertEqual(status, 400)
+        self.assertIn("Invalid UUID string", json.loads(out)["message"])
+        for q in ("size=-1&chunk=0", "size=abc&chunk=0", "size=65536&chunk=-5",
+                  "size=65536&chunk=99999999999999999999999"):
+            status, _, _ = curl([self.base + "/api/v1/no-such-token/firmware?title=t&version=1&" + q])
+            self.assertIn(status, (400, 401), q)
+        self.assert_still_serving()
+
+
 if __name__ == "__main__":
     unittest.main()
