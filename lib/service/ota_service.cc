@@ -814,7 +814,7 @@ class OtaServiceImpl : public OtaService {
     const uint64_t generation = generation_.load();
     const int64_t now = clock_.NowMillis();
     {
-      absl::MutexLock lock(&resolutions_mu_);
+      absl::ReaderMutexLock lock(&resolutions_mu_);
       auto it = resolutions_.find(access_token);
       if (it != resolutions_.end() && it->second->generation == generation &&
           it->second->expires_at > now) {
@@ -844,16 +844,31 @@ class OtaServiceImpl : public OtaService {
   absl::Status Mutate(absl::FunctionRef<absl::Status(MetadataTransaction&)> body) {
     absl::Status s = metadata_.RunInTransaction(body);
     generation_.fetch_add(1);
+    // A package (and so its blob) may be gone: close the cached readers (downloads in
+    // flight keep theirs).
+    std::map<std::string, CachedReader, std::less<>> dropped;
+    {
+      absl::MutexLock lock(&readers_mu_);
+      dropped.swap(readers_);
+    }
     return s;
   }
 
   // One reader per blob, shared by concurrent downloads (its verified-block cache too).
+  // The cache keeps each reader open for kReaderTtlMillis after it was opened, so that
+  // back-to-back small requests (64 KiB chunks) neither reopen the blob and its sidecar
+  // nor check the same blocks again; admin changes (Mutate) drop the cache, so a deleted
+  // blob is not held open.
   absl::StatusOr<std::shared_ptr<BlobReader>> SharedReader(const OtaPackage& package) {
+    const int64_t now = clock_.NowMillis();
+    {
+      absl::ReaderMutexLock lock(&readers_mu_);
+      auto it = readers_.find(package.sha256());
+      if (it != readers_.end() && it->second.expires_at > now) return it->second.reader;
+    }
     absl::MutexLock lock(&readers_mu_);
     auto it = readers_.find(package.sha256());
-    if (it != readers_.end()) {
-      if (std::shared_ptr<BlobReader> reader = it->second.lock()) return reader;
-    }
+    if (it != readers_.end() && it->second.expires_at > now) return it->second.reader;
     absl::StatusOr<std::unique_ptr<BlobReader>> opened = blobs_.Open(package.sha256());
     if (absl::IsNotFound(opened.status())) {
       return absl::DataLossError(absl::StrCat("The data of otaPackage ", package.id(),
@@ -865,13 +880,12 @@ class OtaServiceImpl : public OtaService {
           absl::StrCat("The data of otaPackage ", package.id(), " has the wrong size"));
     }
     std::shared_ptr<BlobReader> reader(std::move(opened).value());
-    // Drop expired entries now and then so the map does not grow with every blob ever read.
-    if (readers_.size() > 64) {
-      for (auto e = readers_.begin(); e != readers_.end();) {
-        e = e->second.expired() ? readers_.erase(e) : std::next(e);
-      }
+    // Drop expired entries so the map (and its open files) does not grow with every blob
+    // ever read.
+    for (auto e = readers_.begin(); e != readers_.end();) {
+      e = e->second.expires_at <= now ? readers_.erase(e) : std::next(e);
     }
-    readers_[package.sha256()] = reader;
+    readers_[package.sha256()] = {reader, now + kReaderTtlMillis};
     return reader;
   }
 
@@ -1110,8 +1124,13 @@ class OtaServiceImpl : public OtaService {
   absl::Mutex resolutions_mu_;
   std::map<std::string, std::shared_ptr<const Resolution>, std::less<>> resolutions_
       ABSL_GUARDED_BY(resolutions_mu_);
+  struct CachedReader {
+    std::shared_ptr<BlobReader> reader;
+    int64_t expires_at = 0;
+  };
+  static constexpr int64_t kReaderTtlMillis = 10000;
   absl::Mutex readers_mu_;
-  std::map<std::string, std::weak_ptr<BlobReader>> readers_ ABSL_GUARDED_BY(readers_mu_);
+  std::map<std::string, CachedReader, std::less<>> readers_ ABSL_GUARDED_BY(readers_mu_);
 };
 
 }  // namespace
