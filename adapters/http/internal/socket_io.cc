@@ -33,37 +33,63 @@ int ToPollMillis(absl::Duration d) {
 }  // namespace
 
 bool SocketStream::Configure(absl::Duration io_timeout) {
-  timeval tv{};
+  io_timeout_ = {};
   if (io_timeout != absl::InfiniteDuration() && io_timeout > absl::ZeroDuration()) {
-    tv = absl::ToTimeval(std::max(io_timeout, absl::Milliseconds(1)));
+    io_timeout_ = absl::ToTimeval(std::max(io_timeout, absl::Milliseconds(1)));
   }
+  rcvtimeo_is_idle_ = false;
   int one = 1;
-  return ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0 &&
-         ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == 0 &&
+  return ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &io_timeout_, sizeof(io_timeout_)) == 0 &&
+         ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &io_timeout_, sizeof(io_timeout_)) == 0 &&
          ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0;
 }
 
 void SocketStream::ArmIdleWait(absl::Duration timeout) {
   idle_wait_armed_ = true;
   idle_wait_ms_ = ToPollMillis(timeout);
+  idle_timeout_ = {};
+  if (idle_wait_ms_ > 0) idle_timeout_ = absl::ToTimeval(std::max(timeout, absl::Milliseconds(1)));
   idle_timed_out_ = false;
+}
+
+bool SocketStream::SetReceiveTimeout(bool idle) {
+  if (rcvtimeo_is_idle_ == idle) return true;
+  const timeval& tv = idle ? idle_timeout_ : io_timeout_;
+  if (::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0) return false;
+  rcvtimeo_is_idle_ = idle;
+  return true;
 }
 
 size_t SocketStream::ReadSome(void* data, size_t size, error_code& ec) {
   ec = {};
+  int flags = 0;
   if (idle_wait_armed_) {
+    // The keep-alive wait: a blocking recv() with the idle timeout as SO_RCVTIMEO (left
+    // in place between requests, so a request that arrives in one piece costs one
+    // syscall); poll() only when the idle wait is zero (no wait at all).
     idle_wait_armed_ = false;
-    pollfd pfd{fd_, POLLIN, 0};
-    int r;
-    do {
-      r = ::poll(&pfd, 1, idle_wait_ms_);
-    } while (r < 0 && errno == EINTR);
-    if (r == 0) {
-      idle_timed_out_ = true;
-      ec = boost::asio::error::timed_out;
+    if (idle_wait_ms_ == 0) {
+      flags = MSG_DONTWAIT;
+    } else if (!SetReceiveTimeout(/*idle=*/true)) {
+      ec = ErrnoCode(errno);
       return 0;
     }
-    // Readable, hung up or failed: recv() tells which.
+    for (;;) {
+      ssize_t n = ::recv(fd_, data, size, flags);
+      if (n > 0) return static_cast<size_t>(n);
+      if (n == 0) {
+        ec = boost::asio::error::eof;
+        return 0;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) idle_timed_out_ = true;
+      ec = ErrnoCode(errno);
+      return 0;
+    }
+  }
+  if (!SetReceiveTimeout(/*idle=*/false)) {
+    ec = ErrnoCode(errno);
+    return 0;
   }
   for (;;) {
     ssize_t n = ::recv(fd_, data, size, 0);

@@ -10,6 +10,7 @@
 #ifndef FWOTA_ADAPTERS_HTTP_INTERNAL_SOCKET_IO_H_
 #define FWOTA_ADAPTERS_HTTP_INTERNAL_SOCKET_IO_H_
 
+#include <sys/time.h>
 #include <sys/uio.h>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -104,10 +105,16 @@ class SocketStream {
  private:
   static constexpr int kMaxPieces = 16;
 
+  // Sets SO_RCVTIMEO to the idle (keep-alive) or the I/O timeout, unless it is already.
+  bool SetReceiveTimeout(bool idle);
+
   const int fd_;
   const executor_type executor_;
   bool idle_wait_armed_ = false;
-  int idle_wait_ms_ = -1;  // poll() timeout: -1 forever
+  int idle_wait_ms_ = -1;  // -1 forever, 0 no wait
+  timeval idle_timeout_{};  // SO_RCVTIMEO for the idle wait ({0, 0}: forever)
+  timeval io_timeout_{};    // SO_RCVTIMEO otherwise
+  bool rcvtimeo_is_idle_ = false;
   bool idle_timed_out_ = false;
 };
 
