@@ -23,11 +23,13 @@
 
 #include <algorithm>
 #include <exception>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -94,16 +96,30 @@ const Route kRoutes[] = {
 
 constexpr absl::string_view kApiPrefix = "/api/";
 
-// Matches `segments` against `pattern`; fills `params` with the placeholders' values.
-bool Matches(absl::string_view pattern, const std::vector<absl::string_view>& segments,
-             std::vector<std::string>& params) {
-  std::vector<absl::string_view> parts = absl::StrSplit(pattern, '/');
+// Route patterns and request paths have at most this many segments that can match.
+constexpr size_t kMaxSegments = 8;
+using Segments = absl::InlinedVector<absl::string_view, kMaxSegments + 1>;
+
+// kRoutes' patterns split once into segments (views into the literals).
+const std::vector<Segments>& RouteParts() {
+  static const std::vector<Segments>* parts = [] {
+    auto* all = new std::vector<Segments>();
+    for (const Route& route : kRoutes) {
+      Segments split;
+      for (absl::string_view part : absl::StrSplit(route.pattern, '/')) split.push_back(part);
+      all->push_back(std::move(split));
+    }
+    return all;
+  }();
+  return *parts;
+}
+
+// Matches `segments` against a pattern's `parts`; true when they match. Allocates nothing.
+bool Matches(const Segments& parts, const Segments& segments) {
   if (parts.size() != segments.size()) return false;
-  params.clear();
   for (size_t i = 0; i < parts.size(); ++i) {
     if (!parts[i].empty() && parts[i][0] == '{') {
       if (segments[i].empty()) return false;
-      params.emplace_back(segments[i]);
     } else if (parts[i] != segments[i]) {
       return false;
     }
@@ -141,18 +157,23 @@ class OtaHttpApi {
     absl::string_view path = request.path;
     if (!absl::StartsWith(path, kApiPrefix)) return NoRoute(request);
     path.remove_prefix(kApiPrefix.size());
-    const std::vector<absl::string_view> segments = absl::StrSplit(path, '/');
+    Segments segments;
+    for (absl::string_view segment : absl::StrSplit(path, '/')) {
+      if (segments.size() > kMaxSegments) break;  // longer than any pattern: no match
+      segments.push_back(segment);
+    }
 
+    const std::vector<Segments>& route_parts = RouteParts();
     const Route* matched = nullptr;
-    std::vector<std::string> params;
+    const Segments* matched_parts = nullptr;
     std::vector<std::string> allowed;
-    for (const Route& route : kRoutes) {
-      std::vector<std::string> route_params;
-      if (!Matches(route.pattern, segments, route_params)) continue;
+    for (size_t r = 0; r < std::size(kRoutes); ++r) {
+      const Route& route = kRoutes[r];
+      if (!Matches(route_parts[r], segments)) continue;
       if (request.method == route.method) {
         if (matched == nullptr) {
           matched = &route;
-          params = std::move(route_params);
+          matched_parts = &route_parts[r];
         }
       } else if (std::find(allowed.begin(), allowed.end(), route.method) == allowed.end()) {
         allowed.push_back(route.method);
@@ -165,6 +186,12 @@ class OtaHttpApi {
           adapters::TbErrorCode::kGeneral);
       response.SetHeader("Allow", absl::StrJoin(allowed, ", "));
       return response;
+    }
+    std::vector<std::string> params;
+    for (size_t i = 0; i < matched_parts->size(); ++i) {
+      if (!(*matched_parts)[i].empty() && (*matched_parts)[i][0] == '{') {
+        params.emplace_back(segments[i]);
+      }
     }
 
     RouteCall call{request, body, nullptr, {}};
@@ -180,9 +207,8 @@ class OtaHttpApi {
       call.tenant = &tenant;
     }
     // Placeholders in pattern order: check the {id} ones.
-    std::vector<absl::string_view> parts = absl::StrSplit(matched->pattern, '/');
     size_t p = 0;
-    for (absl::string_view part : parts) {
+    for (absl::string_view part : *matched_parts) {
       if (part.empty() || part[0] != '{') continue;
       if (part == "{id}") {
         absl::StatusOr<std::string> id = internal::CheckUuid(params[p]);
