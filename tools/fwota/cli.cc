@@ -5,8 +5,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "adapters/common/status_mapping.h"
@@ -14,6 +18,7 @@
 #include "fwota/status_macros.h"
 #include "tools/fwota/args.h"
 #include "tools/fwota/flags.h"
+#include "tools/fwota/remote/remote_ota_service.h"
 
 namespace fwota::cli {
 namespace {
@@ -23,12 +28,15 @@ constexpr char kUsagePayload[] = "fwota.cli/usage";
 // After a usage mistake: short, the mistake itself is on the line above.
 constexpr char kShortUsage[] =
     R"(usage: fwota [--data_dir=DIR] [--tenant=NAME] [--json] <command> [flags]
+       fwota --server=URL [--api_key=KEY|--api_key_file=PATH] [--json] <command> [flags]
 commands: tenant, profile, device, package, assign, unassign, explain, audit, checksum
 run `fwota --help` for the details
 )";
 
 constexpr char kUsage[] =
     R"(usage: fwota [--data_dir=DIR] [--tenant=NAME] [--json] <command> [flags]
+       fwota --server=URL [--api_key=KEY|--api_key_file=PATH] [--insecure] [--json]
+             <command> [flags]
 
   tenant create NAME | tenant list
   profile create --name=N [--description=D] | profile list | profile get P | profile delete P
@@ -52,6 +60,10 @@ constexpr char kUsage[] =
 
 Profiles and devices are named by id or name, packages by id or TITLE@VERSION.
 Flags may come anywhere on the line; --json prints ThingsBoard-shaped JSON.
+Remote mode (--server=http://HOST:PORT or https://...) runs the same commands against
+a running fwotad over its REST API, with the same output; the API key (--api_key,
+--api_key_file or $FWOTA_API_KEY) decides the tenant; --insecure accepts a self-signed
+TLS certificate. `tenant` and `apikey` work on a data directory only.
 Exit codes: 0 ok, 1 error, 2 usage or invalid argument, 3 not found, 4 permission
 denied, 5 already exists or still in use, 6 too large, 7 stored data damaged.
 Test hook: FWOTA_CRASH_AT=<point> kills the process with SIGKILL at that named point
@@ -64,11 +76,13 @@ struct Command {
   absl::string_view sub;  // "" for single-word commands
   CommandFn fn;
   bool tenant_scoped;
+  // Tenants and API keys have no REST API: only on a data directory.
+  bool embedded_only = false;
 };
 
 constexpr Command kCommands[] = {
-    {"tenant", "create", TenantCreate, false},
-    {"tenant", "list", TenantList, false},
+    {"tenant", "create", TenantCreate, false, true},
+    {"tenant", "list", TenantList, false, true},
     {"profile", "create", ProfileCreate, true},
     {"profile", "list", ProfileList, true},
     {"profile", "get", ProfileGet, true},
@@ -91,10 +105,37 @@ constexpr Command kCommands[] = {
     {"explain", "", Explain, true},
     {"audit", "", Audit, true},
     {"checksum", "", Checksum, false},
-    {"apikey", "create", ApiKeyCreate, true},
-    {"apikey", "list", ApiKeyList, true},
-    {"apikey", "delete", ApiKeyDelete, true},
+    {"apikey", "create", ApiKeyCreate, true, true},
+    {"apikey", "list", ApiKeyList, true, true},
+    {"apikey", "delete", ApiKeyDelete, true, true},
 };
+
+// The API key of remote mode: --api_key, else the contents of --api_key_file, else
+// $FWOTA_API_KEY.
+absl::StatusOr<std::string> RemoteApiKey() {
+  std::string key = absl::GetFlag(FLAGS_api_key);
+  const std::string file = absl::GetFlag(FLAGS_api_key_file);
+  if (key.empty() && !file.empty()) {
+    std::ifstream in(file);
+    if (!in) {
+      return absl::NotFoundError(absl::StrCat("cannot read the API key file ", file));
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    key = std::string(absl::StripAsciiWhitespace(text.str()));
+    if (key.empty()) return UsageError(absl::StrCat("the API key file ", file, " is empty"));
+  }
+  if (key.empty()) {
+    const char* env = ::getenv("FWOTA_API_KEY");
+    if (env != nullptr) key = std::string(absl::StripAsciiWhitespace(env));
+  }
+  if (key.empty()) {
+    return UsageError(
+        "--server needs an API key: --api_key=KEY, --api_key_file=PATH or FWOTA_API_KEY "
+        "(fwotad writes the first one to <data_dir>/admin-api-key)");
+  }
+  return key;
+}
 
 // The audit log's userName for what this command line does.
 std::string UserName() {
@@ -130,6 +171,12 @@ absl::Status Dispatch(const std::vector<std::string>& words, bool json) {
     if (words[0] != c.group) continue;
     group_known = true;
     if (c.sub.empty() || (words.size() > 1 && words[1] == c.sub)) {
+      if (c.embedded_only && RemoteMode()) {
+        return UsageError(absl::StrCat(
+            "`fwota ", c.group, " ", c.sub,
+            "` works on a data directory only, not with --server (run it with --data_dir "
+            "where fwotad keeps its data, while fwotad is stopped)"));
+      }
       std::vector<std::string> args(words.begin() + (c.sub.empty() ? 1 : 2), words.end());
       Context ctx(json, c.tenant_scoped);
       return c.fn(ctx, args);
@@ -155,8 +202,26 @@ bool IsUsageError(const absl::Status& status) {
   return status.GetPayload(kUsagePayload).has_value();
 }
 
+bool RemoteMode() { return !absl::GetFlag(FLAGS_server).empty(); }
+
 absl::StatusOr<OtaService*> Context::Service() {
   if (data_dir_ != nullptr) return &data_dir_->service();
+  if (remote_ != nullptr) return remote_.get();
+  if (RemoteMode()) {
+    if (absl::GetFlag(FLAGS_tenant) != "default") {
+      return UsageError("--tenant does not apply with --server: the API key decides the tenant");
+    }
+    remote::RemoteServiceOptions options;
+    options.server_url = absl::GetFlag(FLAGS_server);
+    options.insecure = absl::GetFlag(FLAGS_insecure);
+    FWOTA_ASSIGN_OR_RETURN(options.api_key, RemoteApiKey());
+    absl::StatusOr<std::unique_ptr<OtaService>> service =
+        remote::NewRemoteOtaService(std::move(options));
+    if (absl::IsInvalidArgument(service.status())) return UsageError(service.status().message());
+    if (!service.ok()) return service.status();
+    remote_ = *std::move(service);
+    return remote_.get();
+  }
   OtaServiceOptions options;
   options.max_package_size = absl::GetFlag(FLAGS_max_package_size);
   options.crash_point = CrashHookFromEnvironment();

@@ -1,6 +1,8 @@
-// The fwota command line, embedded mode: it works directly on a data directory through
-// fwota::DataDir, the way sqlite3 works on a file. main.cc calls Main(); the commands
-// live in tenant_commands.cc, package_commands.cc and checksum_command.cc.
+// The fwota command line. Embedded mode works directly on a data directory through
+// fwota::DataDir, the way sqlite3 works on a file; remote mode (--server) runs the same
+// commands against a running fwotad through remote::NewRemoteOtaService, an OtaService
+// over its REST API, so both modes print the same. main.cc calls Main(); the commands
+// live in entity_commands.cc, package_commands.cc and checksum_command.cc.
 #ifndef FWOTA_TOOLS_FWOTA_CLI_H_
 #define FWOTA_TOOLS_FWOTA_CLI_H_
 
@@ -28,20 +30,27 @@ class Context {
 
   bool json() const { return json_; }
 
-  // Opens the data directory (--data_dir) on first use, with --max_package_size and the
-  // FWOTA_CRASH_AT test hook, and resolves --tenant when the command is tenant-scoped.
-  // Commands check their own arguments first, so a typo does not create a directory.
+  // Embedded mode: opens the data directory (--data_dir) on first use, with
+  // --max_package_size and the FWOTA_CRASH_AT test hook, and resolves --tenant when the
+  // command is tenant-scoped. Commands check their own arguments first, so a typo does
+  // not create a directory.
+  // Remote mode (--server): the service over fwotad's REST API, authenticated with the
+  // API key of --api_key, --api_key_file or $FWOTA_API_KEY (a usage error when none);
+  // the key decides the tenant. It connects on its first call.
   absl::StatusOr<OtaService*> Service();
-  // Valid after Service() succeeded.
+  // Valid after Service() succeeded (empty in remote mode: the server ignores it).
   const TenantContext& tenant() const { return tenant_; }
-  DataDir& data_dir() { return *data_dir_; }
 
  private:
   const bool json_;
   const bool needs_tenant_;
   std::unique_ptr<DataDir> data_dir_;
+  std::unique_ptr<OtaService> remote_;
   TenantContext tenant_;
 };
+
+// Whether the command line runs in remote mode (--server given).
+bool RemoteMode();
 
 // One command: the words after the command name, flags already parsed.
 using CommandFn = absl::Status (*)(Context& ctx, const std::vector<std::string>& args);

@@ -9,6 +9,15 @@ ABSL_FLAG(std::string, tenant, "default",
 ABSL_FLAG(bool, json, false, "print ThingsBoard-shaped JSON (errors too, on stderr)");
 ABSL_FLAG(int64_t, max_package_size, int64_t{2} << 30, "largest package accepted, in bytes");
 
+ABSL_FLAG(std::string, server, "",
+          "remote mode: fwotad's URL (http://HOST:PORT or https://HOST:PORT) instead of "
+          "--data_dir");
+ABSL_FLAG(std::string, api_key, "",
+          "remote mode: the API key (default: --api_key_file, else $FWOTA_API_KEY)");
+ABSL_FLAG(std::string, api_key_file, "", "remote mode: a file holding the API key");
+ABSL_FLAG(bool, insecure, false,
+          "remote mode: accept any TLS certificate (self-signed servers)");
+
 ABSL_FLAG(std::string, name, "", "name of the profile or device to create");
 ABSL_FLAG(std::string, description, "", "description (profiles, packages)");
 ABSL_FLAG(std::string, profile, "", "device profile: id or name");

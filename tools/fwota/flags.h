@@ -15,6 +15,12 @@ ABSL_DECLARE_FLAG(std::string, tenant);
 ABSL_DECLARE_FLAG(bool, json);
 ABSL_DECLARE_FLAG(int64_t, max_package_size);
 
+// Remote mode: fwotad's REST API instead of a data directory.
+ABSL_DECLARE_FLAG(std::string, server);
+ABSL_DECLARE_FLAG(std::string, api_key);
+ABSL_DECLARE_FLAG(std::string, api_key_file);
+ABSL_DECLARE_FLAG(bool, insecure);
+
 // Entity fields.
 ABSL_DECLARE_FLAG(std::string, name);
 ABSL_DECLARE_FLAG(std::string, description);
