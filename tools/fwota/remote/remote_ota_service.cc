@@ -528,6 +528,11 @@ class RemoteOtaService : public OtaService {
 
   // The answer of a 2xx as JSON (null for an empty body), else its error.
   static absl::StatusOr<JsonValue> Interpret(const HttpAnswer& answer) {
+    if (answer.status == 401) {
+      absl::Status refused = StatusFromHttp(answer.status, answer.body);
+      return absl::Status(refused.code(), absl::StrCat(refused.message(),
+                                                       ": the server refused the API key"));
+    }
     if (answer.status / 100 != 2) return StatusFromHttp(answer.status, answer.body);
     if (absl::StripAsciiWhitespace(answer.body).empty()) return JsonValue();
     absl::StatusOr<JsonValue> json = JsonValue::Parse(answer.body);
