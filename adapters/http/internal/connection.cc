@@ -39,6 +39,11 @@ constexpr size_t kCopyBufferSize = 256 * 1024;
 // A sendfile body is checked (PrepareSendFile) this much at a time, so the first byte of
 // a large file does not wait for the whole file's check.
 constexpr int64_t kSendFileWindow = 8 << 20;
+// Bodies from this size on are sent corked (TCP_CORK from the head to the end of the
+// body): only full segments leave until the end. Measured on loopback, one connection,
+// whole 64 MiB files: about 1.3x the throughput of TCP_NODELAY with MSG_MORE alone.
+// Smaller bodies do without (two more syscalls per request cost more than they gain).
+constexpr int64_t kCorkFrom = 1 << 20;
 
 bool IsHttpParseError(const error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
@@ -434,6 +439,7 @@ class Connection {
     if (file_fd >= 0) {
       const std::string head = BuildHead(status, response, content_length, keep_alive);
       error_code ec;
+      const bool cork = length >= kCorkFrom && socket_.SetCork(true);
       socket_.WriteAll(head.data(), head.size(), /*more=*/true, ec);
       if (ec) return WriteFailed(ec, entry);
       int64_t pos = offset;
@@ -453,6 +459,7 @@ class Connection {
         }
         if (ec) return WriteFailed(ec, entry);
       }
+      if (cork) socket_.SetCork(false);  // sends the last partial segment
       return true;
     }
 

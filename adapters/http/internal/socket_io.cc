@@ -118,6 +118,11 @@ size_t SocketStream::WriteSome(const iovec* pieces, int count, bool more, error_
   }
 }
 
+bool SocketStream::SetCork(bool on) {
+  int value = on ? 1 : 0;
+  return ::setsockopt(fd_, IPPROTO_TCP, TCP_CORK, &value, sizeof(value)) == 0;
+}
+
 void SocketStream::WriteAll(const void* data, size_t size, bool more, error_code& ec) {
   const char* p = static_cast<const char*>(data);
   while (size > 0) {

@@ -55,6 +55,8 @@ class SocketStream {
   size_t ReadSome(void* data, size_t size, boost::system::error_code& ec);
   // One sendmsg() of up to `count` pieces (MSG_NOSIGNAL, plus MSG_MORE when `more`).
   size_t WriteSome(const iovec* pieces, int count, bool more, boost::system::error_code& ec);
+  // Sets or clears TCP_CORK (clearing sends what is held back). False when it failed.
+  bool SetCork(bool on);
   // Writes all of `data`.
   void WriteAll(const void* data, size_t size, bool more, boost::system::error_code& ec);
 
