@@ -14,6 +14,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -97,7 +99,7 @@ class HttpServerImpl : public HttpServer {
     shut_down_ = true;
     {
       absl::MutexLock lock(&mu_);
-      stopping_ = true;
+      stopping_.store(true);
     }
     const uint64_t one = 1;
     (void)!::write(wake_fd_, &one, sizeof(one));
@@ -112,8 +114,12 @@ class HttpServerImpl : public HttpServer {
       for (auto& [id, connection] : connections_) {
         if (!connection->busy) ShutdownSocketLocked(*connection);
       }
+      // Connections update busy_ without the lock (it is on every request's path) and
+      // signal cv_ once stopping_ is set; the short waits cover a signal sent between
+      // the check and the wait.
       const absl::Time deadline = absl::Now() + grace;
-      while (busy_ > 0 && !cv_.WaitWithDeadline(&mu_, deadline)) {
+      while (busy_.load() > 0 && absl::Now() < deadline) {
+        cv_.WaitWithDeadline(&mu_, std::min(deadline, absl::Now() + absl::Milliseconds(10)));
       }
       // What is still running is cut off: its reads and writes fail at once.
       for (auto& [id, connection] : connections_) ShutdownSocketLocked(*connection);
@@ -134,38 +140,33 @@ class HttpServerImpl : public HttpServer {
 
     bool OnIdle() override { return server->OnIdle(*this); }
     void OnBusy() override { server->OnBusy(*this); }
-    bool Stopping() override {
-      absl::MutexLock lock(&server->mu_);
-      return server->stopping_;
-    }
+    bool Stopping() override { return server->stopping_.load(std::memory_order_relaxed); }
 
     HttpServerImpl* const server;
     const uint64_t id;
     const int fd;
     const std::string remote;
     const bool reject;
+    std::atomic<bool> busy{false};  // between OnBusy and OnIdle; counted in server->busy_
     // Guarded by server->mu_:
-    bool busy = false;
     bool closed = false;  // fd closed: never touch it again (the number may be reused)
     std::thread thread;
   };
 
+  // OnIdle and OnBusy run on every request: no lock unless the server is stopping.
   bool OnIdle(Connection& c) {
-    absl::MutexLock lock(&mu_);
-    if (c.busy) {
-      c.busy = false;
-      --busy_;
-      cv_.SignalAll();
+    if (c.busy.exchange(false)) {
+      busy_.fetch_sub(1);
+      if (stopping_.load()) {
+        absl::MutexLock lock(&mu_);
+        cv_.SignalAll();
+      }
     }
-    return !stopping_;
+    return !stopping_.load();
   }
 
   void OnBusy(Connection& c) {
-    absl::MutexLock lock(&mu_);
-    if (!c.busy) {
-      c.busy = true;
-      ++busy_;
-    }
+    if (!c.busy.exchange(true)) busy_.fetch_add(1);
   }
 
   void ShutdownSocketLocked(Connection& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -178,10 +179,7 @@ class HttpServerImpl : public HttpServer {
     absl::MutexLock lock(&mu_);
     ::close(c->fd);
     c->closed = true;
-    if (c->busy) {
-      c->busy = false;
-      --busy_;
-    }
+    if (c->busy.exchange(false)) busy_.fetch_sub(1);
     --(c->reject ? rejecting_ : serving_);
     finished_.push_back(c->id);
     cv_.SignalAll();
@@ -193,10 +191,7 @@ class HttpServerImpl : public HttpServer {
       // The timeout only bounds how long finished threads wait to be joined.
       const int ready = ::poll(fds, 2, 500);
       JoinFinished();
-      {
-        absl::MutexLock lock(&mu_);
-        if (stopping_) return;
-      }
+      if (stopping_.load()) return;
       if (ready <= 0 || !(fds[0].revents & POLLIN)) continue;
       for (int burst = 0; burst < 64; ++burst) {
         sockaddr_storage addr{};
@@ -277,13 +272,13 @@ class HttpServerImpl : public HttpServer {
 
   absl::Mutex mu_;
   absl::CondVar cv_;  // signalled when a connection stops being busy or ends
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<bool> stopping_{false};  // set under mu_
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<uint64_t, std::unique_ptr<Connection>> connections_ ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> finished_ ABSL_GUARDED_BY(mu_);  // ended, not yet joined
   int serving_ ABSL_GUARDED_BY(mu_) = 0;
   int rejecting_ ABSL_GUARDED_BY(mu_) = 0;
-  int busy_ ABSL_GUARDED_BY(mu_) = 0;
+  std::atomic<int> busy_{0};  // connections between OnBusy and OnIdle
 };
 
 // Binds and listens on options.address:options.port; returns the socket and the port.
