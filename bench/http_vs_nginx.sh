@@ -22,8 +22,11 @@ cleanup() {
 trap cleanup EXIT
 
 bazel build -c opt //tools/fwotad //tools/fwota >/dev/null 2>&1
-fwotad=$PWD/bazel-bin/tools/fwotad/fwotad
-fwota=$PWD/bazel-bin/tools/fwota/fwota
+# The optimized outputs themselves: the bazel-bin link follows the last build's
+# configuration, so a concurrent `bazel test` (fastbuild) would swap in unoptimized binaries.
+bin=$(bazel info -c opt bazel-bin 2>/dev/null)
+fwotad=$bin/tools/fwotad/fwotad
+fwota=$bin/tools/fwota/fwota
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # The package, through the CLI, before fwotad holds the data directory.
@@ -119,7 +122,9 @@ line() {
   local name=$1 conns=$2 fw_url=$3 fw_script=$4 ng_url=$5 ng_script=$6
   read -r frps fmbs ferr < <(run "$fw_url" "$fw_script" "$conns")
   read -r nrps nmbs nerr < <(run "$ng_url" "$ng_script" "$conns")
-  ratio=$(/usr/bin/python3 -c "print('%.2f' % ($frps / $nrps if $nrps else 0))")
+  # By bytes: wrk counts them as they arrive, but counts only completed requests, so
+  # whole 64 MiB files at 64 connections (seconds each) quantize requests/s badly.
+  ratio=$(/usr/bin/python3 -c "print('%.2f' % ($fmbs / $nmbs if $nmbs else 0))")
   printf "%-34s %5s %12s %10s %12s %10s %7s%s\n" "$name" "$conns" "$frps" "$fmbs" "$nrps" "$nmbs" "$ratio" \
     "$([ "$ferr$nerr" != 00 ] && echo "  (non-2xx: fwotad $ferr, nginx $nerr)")"
 }
