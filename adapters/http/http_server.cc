@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -71,6 +72,17 @@ void BlockSigpipeInThisThread() {
   sigemptyset(&set);
   sigaddset(&set, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+// Connection threads run under SCHED_BATCH: a thread woken by its client's request does
+// not preempt the running one (often the client itself, on loopback), so wake-ups batch
+// up instead of costing a context switch each. Measured with 64 connections of random
+// 64 KiB requests on 2 cores, alternating runs: median 1188 -> 1403 MB/s (Range) and
+// 1300 -> 1516 MB/s (?chunk), nginx 1464; one connection and whole files unchanged.
+// Failure is harmless (the thread stays SCHED_OTHER).
+void RunAsBatchThread() {
+  sched_param param{};
+  (void)pthread_setschedparam(pthread_self(), SCHED_BATCH, &param);
 }
 
 class HttpServerImpl : public HttpServer {
@@ -175,6 +187,7 @@ class HttpServerImpl : public HttpServer {
 
   void RunConnection(Connection* c) {
     BlockSigpipeInThisThread();
+    RunAsBatchThread();
     internal::ServeConnection(config_, c->fd, c->remote, c->reject, *c);
     absl::MutexLock lock(&mu_);
     ::close(c->fd);
