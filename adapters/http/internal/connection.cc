@@ -59,12 +59,12 @@ bool IsPeerGone(const error_code& ec) {
          ec == boost::asio::ssl::error::stream_truncated;
 }
 
-std::string ReasonPhrase(int status) {
+absl::string_view ReasonPhrase(int status) {
   const boost::beast::string_view beast_reason =
       bhttp::obsolete_reason(bhttp::int_to_status(static_cast<unsigned>(status)));
   const absl::string_view reason(beast_reason.data(), beast_reason.size());
   if (reason.empty() || reason[0] == '<') return "Status";
-  return std::string(reason);
+  return reason;
 }
 
 // The Date header value, formatted at most once a second per thread.
@@ -360,7 +360,7 @@ class Connection {
   std::string BuildHead(int status, const HttpResponse& response, int64_t content_length,
                         bool keep_alive) {
     std::string head;
-    head.reserve(256);
+    head.reserve(512);  // a download's head is about 320 bytes
     absl::StrAppend(&head, "HTTP/1.1 ", status, " ", ReasonPhrase(status), "\r\n");
     bool has_server = false;
     bool has_date = false;

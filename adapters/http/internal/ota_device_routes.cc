@@ -49,6 +49,7 @@ HttpResponse ServePackageBytes(const HttpRequest& request, std::shared_ptr<BlobR
   const int64_t total = reader->size();
   const std::string etag = absl::StrCat("\"", package.sha256(), "\"");
   HttpResponse response;
+  response.headers.reserve(8);
   response.SetHeader("ETag", etag);
   response.SetHeader("Accept-Ranges", "bytes");
 
