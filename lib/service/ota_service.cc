@@ -20,6 +20,7 @@
 #include "lib/audit/audit_log.h"
 #include "lib/registry/package_rules.h"
 #include "lib/registry/upload_pipeline.h"
+#include "lib/updates/update_state_machine.h"
 #include "lib/util/random.h"
 
 namespace fwota {
@@ -34,27 +35,6 @@ absl::string_view ExplanationSourceName(Explanation::Source source) {
       return "none";
   }
   return "none";
-}
-
-namespace {
-
-constexpr absl::string_view kUpdateStateNames[] = {
-    "UNSPECIFIED", "QUEUED",   "INITIATED", "DOWNLOADING", "DOWNLOADED",
-    "VERIFIED",    "UPDATING", "UPDATED",   "FAILED"};
-
-}  // namespace
-
-absl::StatusOr<UpdateState> ParseUpdateState(absl::string_view name) {
-  for (int i = 1; i < static_cast<int>(std::size(kUpdateStateNames)); ++i) {
-    if (absl::EqualsIgnoreCase(name, kUpdateStateNames[i])) return static_cast<UpdateState>(i);
-  }
-  return absl::InvalidArgumentError(absl::StrCat("unknown OTA state \"", name, "\""));
-}
-
-absl::string_view UpdateStateName(UpdateState state) {
-  int i = static_cast<int>(state);
-  if (i < 0 || i >= static_cast<int>(std::size(kUpdateStateNames))) return "UNSPECIFIED";
-  return kUpdateStateNames[i];
 }
 
 namespace {
@@ -719,6 +699,20 @@ class OtaServiceImpl : public OtaService {
       } else {
         return found.status();
       }
+      // Until the update process writes QUEUED on every assignment change, a device's
+      // target is its effective package at the time of its first report (or after its
+      // assignment was removed and given again).
+      if (status.target_package_id().empty()) {
+        FWOTA_ASSIGN_OR_RETURN(Explanation why,
+                               internal::ExplainEffectivePackage(tx, device, report.type));
+        if (why.package.has_value()) {
+          status.set_target_package_id(why.package->id());
+          status.set_target_title(why.package->title());
+          status.set_target_version(why.package->version());
+          status.set_target_tag(why.package->tag());
+          status.set_target_ts(now);
+        }
+      }
       UpdateEvent event;
       event.set_id(internal::NewUuid());
       event.set_tenant_id(device.tenant_id());
@@ -731,24 +725,11 @@ class OtaServiceImpl : public OtaService {
       event.set_error(report.error);
       event.set_source("device");
       event.set_created_time(now);
-      event.set_accepted(true);
-      if (!report.current_title.empty()) status.set_current_title(report.current_title);
-      if (!report.current_version.empty()) status.set_current_version(report.current_version);
-      status.set_last_activity(now);
-      if (!report.state.empty()) {
-        absl::StatusOr<UpdateState> state = ParseUpdateState(report.state);
-        if (state.ok()) {
-          event.set_state(*state);
-          if (*state != status.state()) status.set_state_since(now);
-          status.set_state(*state);
-          status.set_error(*state == ::fwota::v1::UPDATE_STATE_FAILED ? report.error : "");
-        } else {
-          event.set_accepted(false);
-          event.set_note(std::string(state.status().message()));
-        }
-      } else {
-        event.set_state(status.state());
-      }
+      internal::ReportOutcome outcome = internal::ApplyDeviceReport(status, report, now);
+      status = std::move(outcome.status);
+      event.set_state(outcome.state);
+      event.set_accepted(outcome.accepted);
+      event.set_note(std::move(outcome.note));
       FWOTA_RETURN_IF_ERROR(tx.PutUpdateStatus(status));
       return tx.AppendUpdateEvent(event);
     });

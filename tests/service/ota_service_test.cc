@@ -798,16 +798,26 @@ TEST_P(OtaServiceTest, DeviceReportsBecomeStatusAndHistory) {
   r.current_title = "fw";
   r.current_version = "0.9";
   ASSERT_OK(service_->RecordDeviceReport(token, r));
+  // No target was ever set (assignment does not write QUEUED yet): the states are
+  // recorded, not accepted; the versions the device reports are kept.
   ASSERT_OK_AND_ASSIGN(UpdateStatus status, service_->GetUpdateStatus(a_, device_.id(), FIRMWARE));
-  EXPECT_EQ(status.state(), ::fwota::v1::UPDATE_STATE_FAILED);
-  EXPECT_EQ(status.error(), "flash write error");
+  EXPECT_EQ(status.state(), ::fwota::v1::UPDATE_STATE_UNSPECIFIED);
+  EXPECT_EQ(status.error(), "");
+  EXPECT_EQ(status.current_title(), "fw");
   EXPECT_EQ(status.current_version(), "0.9");
   ASSERT_OK_AND_ASSIGN(auto history, service_->ListUpdateHistory(a_, device_.id(), FIRMWARE, PageQuery{}));
   ASSERT_EQ(history.total_elements, 4);
+  EXPECT_EQ(history.data[0].accepted(), true);
+  EXPECT_EQ(history.data[0].version(), "0.9");
   EXPECT_EQ(history.data[1].accepted(), false);
   EXPECT_NE(history.data[1].note().find("EXPLODED"), std::string::npos);
   EXPECT_EQ(history.data[2].state(), ::fwota::v1::UPDATE_STATE_FAILED);
+  EXPECT_EQ(history.data[2].accepted(), false);
+  EXPECT_EQ(history.data[2].note(), "no package assigned");
+  EXPECT_EQ(history.data[2].error(), "flash write error");
   EXPECT_EQ(history.data[3].state(), ::fwota::v1::UPDATE_STATE_DOWNLOADING);
+  EXPECT_EQ(history.data[3].accepted(), false);
+  EXPECT_EQ(history.data[3].note(), "no package assigned");
   EXPECT_THAT(service_->RecordDeviceReport("bad token", r), StatusCodeIs(Code::kUnauthenticated));
   EXPECT_THAT(service_->GetUpdateStatus(b_, device_.id(), FIRMWARE),
               StatusCodeIs(Code::kPermissionDenied));
@@ -817,6 +827,110 @@ TEST_P(OtaServiceTest, DeviceReportsBecomeStatusAndHistory) {
   // The history goes with the device.
   ASSERT_OK(service_->DeleteDevice(a_, device_.id()));
   EXPECT_THAT(service_->GetUpdateStatus(a_, device_.id(), FIRMWARE), StatusCodeIs(Code::kNotFound));
+}
+
+TEST_P(OtaServiceTest, AssignedPackageIsTheTargetOfTheFirstReport) {
+  ASSERT_OK_AND_ASSIGN(OtaPackage fw, CreateWithData(a_, Info("fw", "3.0"), "image"));
+  ASSERT_OK(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, fw.id()));
+  DeviceReport r;
+  r.type = FIRMWARE;
+  r.state = "DOWNLOADING";
+  ASSERT_OK(service_->RecordDeviceReport(device_.access_token(), r));
+  ASSERT_OK_AND_ASSIGN(UpdateStatus status, service_->GetUpdateStatus(a_, device_.id(), FIRMWARE));
+  EXPECT_EQ(status.state(), ::fwota::v1::UPDATE_STATE_DOWNLOADING);
+  EXPECT_EQ(status.target_package_id(), fw.id());
+  EXPECT_EQ(status.target_version(), "3.0");
+  ASSERT_OK_AND_ASSIGN(auto history,
+                       service_->ListUpdateHistory(a_, device_.id(), FIRMWARE, PageQuery{}));
+  ASSERT_EQ(history.total_elements, 1);
+  EXPECT_TRUE(history.data[0].accepted());
+  EXPECT_EQ(history.data[0].package_id(), fw.id());
+  // Nothing assigned for software: the report is kept but moves nothing.
+  r.type = SOFTWARE;
+  ASSERT_OK(service_->RecordDeviceReport(device_.access_token(), r));
+  ASSERT_OK_AND_ASSIGN(auto sw, service_->ListUpdateHistory(a_, device_.id(), SOFTWARE, PageQuery{}));
+  ASSERT_EQ(sw.total_elements, 1);
+  EXPECT_FALSE(sw.data[0].accepted());
+}
+
+TEST_P(OtaServiceTest, DeviceReportsWithATargetFollowTheStateMachine) {
+  ASSERT_OK_AND_ASSIGN(OtaPackage target, CreateWithData(a_, Info("fw", "2.0"), "new image"));
+  // Set the target directly (until assignment writes QUEUED itself).
+  UpdateStatus queued;
+  queued.set_tenant_id(a_.tenant_id);
+  queued.set_device_id(device_.id());
+  queued.set_type(FIRMWARE);
+  queued.set_state(::fwota::v1::UPDATE_STATE_QUEUED);
+  queued.set_target_package_id(target.id());
+  queued.set_target_title("fw");
+  queued.set_target_version("2.0");
+  queued.set_target_tag("fw 2.0");
+  queued.set_target_ts(clock_.NowMillis());
+  queued.set_state_since(queued.target_ts());
+  ASSERT_OK(metadata_->RunInTransaction(
+      [&](MetadataTransaction& tx) { return tx.PutUpdateStatus(queued); }));
+
+  const std::string token = device_.access_token();
+  auto report = [&](std::string state, std::string error = "", std::string title = "",
+                    std::string version = "") {
+    DeviceReport r;
+    r.type = FIRMWARE;
+    r.state = std::move(state);
+    r.error = std::move(error);
+    r.current_title = std::move(title);
+    r.current_version = std::move(version);
+    clock_.Advance(1000);
+    return service_->RecordDeviceReport(token, r);
+  };
+  auto status = [&]() { return service_->GetUpdateStatus(a_, device_.id(), FIRMWARE).value(); };
+  auto newest = [&]() {
+    return service_->ListUpdateHistory(a_, device_.id(), FIRMWARE, PageQuery{}).value().data[0];
+  };
+
+  for (const char* state : {"DOWNLOADING", "DOWNLOADED", "VERIFIED", "UPDATING", "UPDATED"}) {
+    ASSERT_OK(report(state));
+    EXPECT_EQ(UpdateStateName(status().state()), state);
+    EXPECT_TRUE(newest().accepted()) << state;
+    EXPECT_EQ(newest().package_id(), target.id());
+  }
+  const int64_t updated_since = status().state_since();
+
+  // A state from the past: recorded, refused, the status keeps UPDATED.
+  ASSERT_OK(report("VERIFIED"));
+  EXPECT_EQ(status().state(), ::fwota::v1::UPDATE_STATE_UPDATED);
+  EXPECT_EQ(status().state_since(), updated_since);
+  EXPECT_EQ(newest().state(), ::fwota::v1::UPDATE_STATE_VERIFIED);
+  EXPECT_FALSE(newest().accepted());
+  EXPECT_EQ(newest().note(), "state from the past: VERIFIED after UPDATED");
+
+  // A restart, then FAILED with the error.
+  ASSERT_OK(report("DOWNLOADING"));
+  EXPECT_EQ(status().state(), ::fwota::v1::UPDATE_STATE_DOWNLOADING);
+  EXPECT_TRUE(newest().accepted());
+  ASSERT_OK(report("DOWNLOADING"));  // progress: same state, same since
+  const int64_t downloading_since = status().state_since();
+  EXPECT_LT(downloading_since, status().last_activity());
+  ASSERT_OK(report("FAILED", "flash write error"));
+  EXPECT_EQ(status().state(), ::fwota::v1::UPDATE_STATE_FAILED);
+  EXPECT_EQ(status().error(), "flash write error");
+  EXPECT_EQ(newest().error(), "flash write error");
+  ASSERT_OK(report("UPDATING"));  // FAILED is final until a new attempt
+  EXPECT_EQ(status().state(), ::fwota::v1::UPDATE_STATE_FAILED);
+  EXPECT_FALSE(newest().accepted());
+
+  // A new attempt clears the error; back after a reboot with the target version: UPDATED.
+  ASSERT_OK(report("INITIATED"));
+  EXPECT_EQ(status().state(), ::fwota::v1::UPDATE_STATE_INITIATED);
+  EXPECT_EQ(status().error(), "");
+  ASSERT_OK(report("", "", "fw", "2.0"));
+  EXPECT_EQ(status().state(), ::fwota::v1::UPDATE_STATE_UPDATED);
+  EXPECT_EQ(status().current_version(), "2.0");
+  EXPECT_TRUE(newest().accepted());
+  EXPECT_EQ(newest().state(), ::fwota::v1::UPDATE_STATE_UPDATED);
+  EXPECT_EQ(newest().note(), "device reports the target version");
+
+  ASSERT_OK_AND_ASSIGN(auto history, service_->ListUpdateHistory(a_, device_.id(), FIRMWARE, PageQuery{}));
+  EXPECT_EQ(history.total_elements, 12);  // every report, accepted or not
 }
 
 INSTANTIATE_TEST_SUITE_P(

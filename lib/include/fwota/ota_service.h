@@ -236,8 +236,11 @@ class OtaService {
   virtual absl::StatusOr<std::vector<SharedAttribute>> DeviceSharedAttributes(
       absl::string_view access_token, const std::vector<std::string>& keys) = 0;
   // Records what a device reported: every report becomes an UpdateEvent in the history;
-  // a known state updates the device's UpdateStatus, an unknown one is recorded as not
-  // accepted. kUnauthenticated for an unknown token.
+  // the device's UpdateStatus moves by the state machine of docs/architecture.md ("Device
+  // reports"): a report that makes no sense (unknown state, a state from the past, any
+  // state while no package is assigned) is recorded as not accepted and leaves the state
+  // alone. A status without a target takes the device's effective package as its target.
+  // kUnauthenticated for an unknown token.
   virtual absl::Status RecordDeviceReport(absl::string_view access_token,
                                           const DeviceReport& report) = 0;
   // The device's current update status of `type` (kNotFound when it never had one).

@@ -585,6 +585,7 @@ TEST_F(AdminApiTest, ExplainStatusAndHistoryRoutes) {
 
   // No report yet: no status.
   EXPECT_EQ(Call("GET", "/api/device/" + device_id_ + "/otaStatus").status, 404);
+  SetFirmwareTarget();
   ASSERT_EQ(Device("POST", "/api/v1/DEVICE_TOKEN/telemetry",
                    R"({"fw_state":"DOWNLOADING","current_fw_title":"fw","current_fw_version":"0.9"})")
                 .status,

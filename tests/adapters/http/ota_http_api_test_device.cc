@@ -234,6 +234,7 @@ TEST_F(DeviceApiTest, SharedAttributes) {
 TEST_F(DeviceApiTest, TelemetryReportsShowUpInTheHistory) {
   const std::string history_target =
       "/api/device/" + device_id_ + "/otaHistory?type=FIRMWARE&pageSize=20&page=0";
+  SetFirmwareTarget();  // no SOFTWARE target: its report is recorded, not accepted
   // Plain key-values, ts/values, and an array of both.
   ASSERT_EQ(Device("POST", "/api/v1/DEVICE_TOKEN/telemetry",
                    R"({"fw_state":"DOWNLOADING","temperature":21.5})")
@@ -259,7 +260,11 @@ TEST_F(DeviceApiTest, TelemetryReportsShowUpInTheHistory) {
   EXPECT_EQ(JsonText(status.body, "error"), "flash write failed");
   EXPECT_EQ(JsonInt(status.body, "progress"), 99);
   HttpResponse software = Call("GET", "/api/device/" + device_id_ + "/otaStatus?type=SOFTWARE");
-  EXPECT_EQ(JsonText(software.body, "state"), "UPDATED");
+  EXPECT_EQ(JsonText(software.body, "state"), "<null>");
+  HttpResponse software_history =
+      Call("GET", "/api/device/" + device_id_ + "/otaHistory?type=SOFTWARE&pageSize=20&page=0");
+  EXPECT_EQ(JsonText(software_history.body, "data.0.state"), "UPDATED");
+  EXPECT_EQ(JsonText(software_history.body, "data.0.note"), "no package assigned");
 
   // Ordinary telemetry only: accepted, nothing recorded.
   EXPECT_EQ(Device("POST", "/api/v1/DEVICE_TOKEN/telemetry", R"({"temperature":20})").status, 200);

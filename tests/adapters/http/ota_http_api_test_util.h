@@ -298,6 +298,24 @@ class OtaHttpApiTest : public ::testing::Test {
     ASSERT_EQ(assigned.status, 200) << assigned.body;
   }
 
+  // Writes QUEUED with the target "fw" 1.0 (the package of SetUpAssignedFirmware) for the
+  // device, straight into the store: assignment does not write QUEUED yet.
+  void SetFirmwareTarget() {
+    UpdateStatus queued;
+    queued.set_tenant_id(a_.tenant_id);
+    queued.set_device_id(device_id_);
+    queued.set_type(::fwota::v1::FIRMWARE);
+    queued.set_state(::fwota::v1::UPDATE_STATE_QUEUED);
+    queued.set_target_package_id(package_id_);
+    queued.set_target_title("fw");
+    queued.set_target_version("1.0");
+    queued.set_target_tag("fw 1.0");
+    queued.set_target_ts(clock_.NowMillis());
+    queued.set_state_since(queued.target_ts());
+    ASSERT_OK(metadata_->RunInTransaction(
+        [&](MetadataTransaction& tx) { return tx.PutUpdateStatus(queued); }));
+  }
+
   ::fwota::testing::FakeClock clock_;
   std::unique_ptr<MetadataStore> metadata_;
   std::unique_ptr<BlobStore> blobs_;
