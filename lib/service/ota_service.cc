@@ -501,8 +501,11 @@ class OtaServiceImpl : public OtaService {
                                                 type, package_id)
                                     .status());
         }
+        FWOTA_ASSIGN_OR_RETURN(Explanation before,
+                               internal::ExplainEffectivePackage(tx, device, type));
         internal::SetAssignedId(device, type, std::string(package_id));
         FWOTA_RETURN_IF_ERROR(tx.UpdateDevice(device));
+        FWOTA_RETURN_IF_ERROR(QueueIfTargetChanged(tx, device, type, before, "device"));
         return Audit(tx, ctx, subject, action, absl::OkStatus(),
                      AssignmentData(type, package_id));
       });
@@ -527,8 +530,20 @@ class OtaServiceImpl : public OtaService {
           FWOTA_RETURN_IF_ERROR(
               CheckAssignable(tx, ctx.tenant_id, profile.id(), type, package_id).status());
         }
+        // Only the profile's devices without their own assignment follow it.
+        FWOTA_ASSIGN_OR_RETURN(std::vector<Device> members,
+                               tx.ListDevices(ctx.tenant_id, profile.id()));
+        std::vector<Explanation> before;
+        for (const Device& d : members) {
+          FWOTA_ASSIGN_OR_RETURN(Explanation e, internal::ExplainEffectivePackage(tx, d, type));
+          before.push_back(std::move(e));
+        }
         internal::SetAssignedId(profile, type, std::string(package_id));
         FWOTA_RETURN_IF_ERROR(tx.UpdateProfile(profile));
+        for (size_t i = 0; i < members.size(); ++i) {
+          if (!internal::AssignedId(members[i], type).empty()) continue;
+          FWOTA_RETURN_IF_ERROR(QueueIfTargetChanged(tx, members[i], type, before[i], "profile"));
+        }
         return Audit(tx, ctx, subject, action, absl::OkStatus(),
                      AssignmentData(type, package_id));
       });
@@ -833,6 +848,64 @@ class OtaServiceImpl : public OtaService {
       dropped.swap(readers_);
     }
     return s;
+  }
+
+  // After an assignment change: when the device's effective package of `type` is not the
+  // one it was (`before`), its status becomes QUEUED with the new target (or, with no
+  // package left, goes back to no state and no target), and the history says so.
+  absl::Status QueueIfTargetChanged(MetadataTransaction& tx, const Device& device,
+                                    OtaPackageType type, const Explanation& before,
+                                    absl::string_view via) {
+    FWOTA_ASSIGN_OR_RETURN(Explanation after, internal::ExplainEffectivePackage(tx, device, type));
+    const std::string old_id = before.package.has_value() ? before.package->id() : "";
+    const std::string new_id = after.package.has_value() ? after.package->id() : "";
+    if (old_id == new_id) return absl::OkStatus();
+    const int64_t now = clock_.NowMillis();
+    UpdateStatus status;
+    absl::StatusOr<UpdateStatus> found = tx.GetUpdateStatus(device.id(), type);
+    if (found.ok()) {
+      status = *found;
+    } else if (absl::IsNotFound(found.status())) {
+      status.set_tenant_id(device.tenant_id());
+      status.set_device_id(device.id());
+      status.set_type(type);
+    } else {
+      return found.status();
+    }
+    UpdateEvent event;
+    event.set_id(internal::NewUuid());
+    event.set_tenant_id(device.tenant_id());
+    event.set_device_id(device.id());
+    event.set_type(type);
+    event.set_source("server");
+    event.set_accepted(true);
+    event.set_created_time(now);
+    status.set_error("");
+    status.set_state_since(now);
+    status.set_target_ts(now);
+    if (after.package.has_value()) {
+      const OtaPackage& p = *after.package;
+      status.set_state(::fwota::v1::UPDATE_STATE_QUEUED);
+      status.set_target_package_id(p.id());
+      status.set_target_title(p.title());
+      status.set_target_version(p.version());
+      status.set_target_tag(p.tag());
+      event.set_state(::fwota::v1::UPDATE_STATE_QUEUED);
+      event.set_package_id(p.id());
+      event.set_title(p.title());
+      event.set_version(p.version());
+      event.set_note(absl::StrCat("assigned through the ", via));
+    } else {
+      status.set_state(::fwota::v1::UPDATE_STATE_UNSPECIFIED);
+      status.set_target_package_id("");
+      status.set_target_title("");
+      status.set_target_version("");
+      status.set_target_tag("");
+      event.set_state(::fwota::v1::UPDATE_STATE_UNSPECIFIED);
+      event.set_note(absl::StrCat("unassigned through the ", via));
+    }
+    FWOTA_RETURN_IF_ERROR(tx.PutUpdateStatus(status));
+    return tx.AppendUpdateEvent(event);
   }
 
   // One reader per blob, shared by concurrent downloads (its verified-block cache too).

@@ -842,15 +842,74 @@ TEST_P(OtaServiceTest, AssignedPackageIsTheTargetOfTheFirstReport) {
   EXPECT_EQ(status.target_version(), "3.0");
   ASSERT_OK_AND_ASSIGN(auto history,
                        service_->ListUpdateHistory(a_, device_.id(), FIRMWARE, PageQuery{}));
-  ASSERT_EQ(history.total_elements, 1);
+  ASSERT_EQ(history.total_elements, 2);  // QUEUED by the assignment, then the report
   EXPECT_TRUE(history.data[0].accepted());
   EXPECT_EQ(history.data[0].package_id(), fw.id());
+  EXPECT_EQ(history.data[1].state(), ::fwota::v1::UPDATE_STATE_QUEUED);
+  EXPECT_EQ(history.data[1].source(), "server");
   // Nothing assigned for software: the report is kept but moves nothing.
   r.type = SOFTWARE;
   ASSERT_OK(service_->RecordDeviceReport(device_.access_token(), r));
   ASSERT_OK_AND_ASSIGN(auto sw, service_->ListUpdateHistory(a_, device_.id(), SOFTWARE, PageQuery{}));
   ASSERT_EQ(sw.total_elements, 1);
   EXPECT_FALSE(sw.data[0].accepted());
+}
+
+TEST_P(OtaServiceTest, AssignmentChangesQueueTheDevicesTheyReach) {
+  ASSERT_OK_AND_ASSIGN(OtaPackage v1, CreateWithData(a_, Info("fw", "1"), "one"));
+  ASSERT_OK_AND_ASSIGN(OtaPackage v2, CreateWithData(a_, Info("fw", "2"), "two"));
+  ASSERT_OK_AND_ASSIGN(Device pinned, service_->CreateDevice(a_, "pinned", profile_.id()));
+  ASSERT_OK(service_->AssignDevicePackage(a_, pinned.id(), FIRMWARE, v2.id()));
+  auto status = [&](const Device& d) { return service_->GetUpdateStatus(a_, d.id(), FIRMWARE); };
+  auto events = [&](const Device& d) {
+    return service_->ListUpdateHistory(a_, d.id(), FIRMWARE, PageQuery{}).value().total_elements;
+  };
+  ASSERT_OK_AND_ASSIGN(UpdateStatus s, status(pinned));
+  EXPECT_EQ(s.state(), ::fwota::v1::UPDATE_STATE_QUEUED);
+  EXPECT_EQ(s.target_package_id(), v2.id());
+  EXPECT_THAT(status(device_), StatusCodeIs(Code::kNotFound));
+
+  // A profile change reaches the devices without their own assignment only.
+  clock_.Advance(5000);
+  ASSERT_OK(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, v1.id()));
+  ASSERT_OK_AND_ASSIGN(s, status(device_));
+  EXPECT_EQ(s.state(), ::fwota::v1::UPDATE_STATE_QUEUED);
+  EXPECT_EQ(s.target_title(), "fw");
+  EXPECT_EQ(s.target_version(), "1");
+  EXPECT_EQ(s.target_tag(), "fw 1");
+  EXPECT_GT(s.target_ts(), 0);
+  EXPECT_EQ(events(pinned), 1);
+  ASSERT_OK_AND_ASSIGN(s, status(pinned));
+  EXPECT_EQ(s.target_package_id(), v2.id());
+
+  // The device moves on, then is reassigned: QUEUED again with the new target, error gone.
+  DeviceReport r;
+  r.type = FIRMWARE;
+  r.state = "FAILED";
+  r.error = "no space";
+  ASSERT_OK(service_->RecordDeviceReport(device_.access_token(), r));
+  ASSERT_OK(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, v2.id()));
+  ASSERT_OK_AND_ASSIGN(s, status(device_));
+  EXPECT_EQ(s.state(), ::fwota::v1::UPDATE_STATE_QUEUED);
+  EXPECT_EQ(s.target_package_id(), v2.id());
+  EXPECT_EQ(s.error(), "");
+  EXPECT_EQ(events(device_), 3);
+
+  // Giving the device its own assignment to the same package changes nothing.
+  ASSERT_OK(service_->AssignDevicePackage(a_, device_.id(), FIRMWARE, v2.id()));
+  EXPECT_EQ(events(device_), 3);
+
+  // Unassigning everything: no target, no state.
+  ASSERT_OK(service_->AssignDevicePackage(a_, device_.id(), FIRMWARE, ""));
+  EXPECT_EQ(events(device_), 3);  // still the profile's v2
+  ASSERT_OK(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, ""));
+  ASSERT_OK_AND_ASSIGN(s, status(device_));
+  EXPECT_EQ(s.state(), ::fwota::v1::UPDATE_STATE_UNSPECIFIED);
+  EXPECT_EQ(s.target_package_id(), "");
+  EXPECT_EQ(events(device_), 4);
+  // A failed assignment queues nothing.
+  EXPECT_FALSE(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, "nope").ok());
+  EXPECT_EQ(events(device_), 4);
 }
 
 TEST_P(OtaServiceTest, DeviceReportsWithATargetFollowTheStateMachine) {

@@ -583,8 +583,11 @@ TEST_F(AdminApiTest, ExplainStatusAndHistoryRoutes) {
   EXPECT_EQ(Call("GET", "/api/explain").status, 400);
   EXPECT_EQ(Call("GET", "/api/explain?deviceId=" + device_id_ + "&type=BIOS").status, 400);
 
-  // No report yet: no status.
-  EXPECT_EQ(Call("GET", "/api/device/" + device_id_ + "/otaStatus").status, 404);
+  // The assignment queued the device; no report yet.
+  HttpResponse queued = Call("GET", "/api/device/" + device_id_ + "/otaStatus");
+  ASSERT_EQ(queued.status, 200) << queued.body;
+  EXPECT_EQ(JsonText(queued.body, "state"), "QUEUED");
+  EXPECT_EQ(Call("GET", "/api/device/" + device_id_ + "/otaStatus?type=SOFTWARE").status, 404);
   SetFirmwareTarget();
   ASSERT_EQ(Device("POST", "/api/v1/DEVICE_TOKEN/telemetry",
                    R"({"fw_state":"DOWNLOADING","current_fw_title":"fw","current_fw_version":"0.9"})")
@@ -600,9 +603,11 @@ TEST_F(AdminApiTest, ExplainStatusAndHistoryRoutes) {
   HttpResponse history =
       Call("GET", "/api/device/" + device_id_ + "/otaHistory?type=FIRMWARE&pageSize=10&page=0");
   ASSERT_EQ(history.status, 200) << history.body;
-  EXPECT_EQ(JsonInt(history.body, "totalElements"), 1);
+  EXPECT_EQ(JsonInt(history.body, "totalElements"), 2);  // QUEUED by the assignment
   EXPECT_EQ(JsonText(history.body, "data.0.state"), "DOWNLOADING");
   EXPECT_EQ(JsonText(history.body, "data.0.source"), "device");
+  EXPECT_EQ(JsonText(history.body, "data.1.state"), "QUEUED");
+  EXPECT_EQ(JsonText(history.body, "data.1.source"), "server");
   EXPECT_EQ(Call("GET", "/api/device/" + device_id_ + "/otaHistory").status, 400);
   EXPECT_EQ(Call("GET", "/api/device/" + device_id_ + "/otaStatus", "", {}, &key_b_).status, 403);
 }

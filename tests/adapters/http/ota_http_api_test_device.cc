@@ -251,7 +251,9 @@ TEST_F(DeviceApiTest, TelemetryReportsShowUpInTheHistory) {
             200);
   HttpResponse history = Call("GET", history_target);
   ASSERT_EQ(history.status, 200) << history.body;
-  EXPECT_EQ(JsonInt(history.body, "totalElements"), 4);
+  // Four reports after the QUEUED that the assignment wrote.
+  EXPECT_EQ(JsonInt(history.body, "totalElements"), 5);
+  EXPECT_EQ(JsonText(history.body, "data.4.state"), "QUEUED");
   EXPECT_EQ(JsonText(history.body, "data.0.state"), "FAILED");
   EXPECT_EQ(JsonText(history.body, "data.0.error"), "flash write failed");
   EXPECT_EQ(JsonText(history.body, "data.3.state"), "DOWNLOADING");
@@ -269,7 +271,7 @@ TEST_F(DeviceApiTest, TelemetryReportsShowUpInTheHistory) {
   // Ordinary telemetry only: accepted, nothing recorded.
   EXPECT_EQ(Device("POST", "/api/v1/DEVICE_TOKEN/telemetry", R"({"temperature":20})").status, 200);
   EXPECT_EQ(Device("POST", "/api/v1/DEVICE_TOKEN/telemetry", "[]").status, 200);
-  EXPECT_EQ(JsonInt(Call("GET", history_target).body, "totalElements"), 4);
+  EXPECT_EQ(JsonInt(Call("GET", history_target).body, "totalElements"), 5);
 
   // Malformed, unknown token, too large.
   HttpResponse malformed = Device("POST", "/api/v1/DEVICE_TOKEN/telemetry", R"({"fw_state":)");
@@ -282,7 +284,7 @@ TEST_F(DeviceApiTest, TelemetryReportsShowUpInTheHistory) {
   HttpResponse big = Device("POST", "/api/v1/DEVICE_TOKEN/telemetry",
                             absl::StrCat(R"({"x":")", std::string(5000, 'x'), R"("})"));
   EXPECT_EQ(big.status, 413);
-  EXPECT_EQ(JsonInt(Call("GET", history_target).body, "totalElements"), 4);
+  EXPECT_EQ(JsonInt(Call("GET", history_target).body, "totalElements"), 5);
 }
 
 // The same mapping over the embedded default: SQLite and blob files in a data directory.
