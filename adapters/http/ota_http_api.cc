@@ -82,6 +82,8 @@ const Route kRoutes[] = {
     {"DELETE", "device/{id}", Auth::kAdmin, internal::DeleteDevice},
     {"GET", "device/{id}/credentials", Auth::kAdmin, internal::GetDeviceCredentials},
     {"GET", "device/{id}/otaStatus", Auth::kAdmin, internal::GetOtaStatus},
+    {"GET", "ota/stats", Auth::kAdmin, internal::GetOtaStats},
+    {"GET", "ota/devices", Auth::kAdmin, internal::ListOtaDevices},
     {"GET", "device/{id}/otaHistory", Auth::kAdmin, internal::ListOtaHistory},
     {"GET", "tenant/devices", Auth::kAdmin, internal::ListDevices},
     // Audit log and explain.

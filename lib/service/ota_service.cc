@@ -779,6 +779,30 @@ class OtaServiceImpl : public OtaService {
     return out;
   }
 
+  absl::StatusOr<std::vector<int64_t>> CountUpdateStates(const TenantContext& ctx,
+                                                         OtaPackageType type) override {
+    FWOTA_RETURN_IF_ERROR(CheckType(type));
+    std::vector<int64_t> out;
+    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      FWOTA_ASSIGN_OR_RETURN(out, tx.CountUpdateStates(ctx.tenant_id, type));
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+
+  absl::StatusOr<Page<UpdateStatus>> ListUpdateStatuses(const TenantContext& ctx,
+                                                        OtaPackageType type, UpdateState state,
+                                                        const PageQuery& query) override {
+    FWOTA_RETURN_IF_ERROR(CheckType(type));
+    FWOTA_RETURN_IF_ERROR(CheckPageQuery(query));
+    Page<UpdateStatus> out;
+    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      FWOTA_ASSIGN_OR_RETURN(out, tx.ListUpdateStatuses(ctx.tenant_id, type, state, query));
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+
   absl::StatusOr<Page<AuditEvent>> ListAudit(const TenantContext& ctx,
                                              const PageQuery& query) override {
     FWOTA_RETURN_IF_ERROR(CheckPageQuery(query));

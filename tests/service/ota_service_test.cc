@@ -912,6 +912,36 @@ TEST_P(OtaServiceTest, AssignmentChangesQueueTheDevicesTheyReach) {
   EXPECT_EQ(events(device_), 4);
 }
 
+TEST_P(OtaServiceTest, StateCountsAndListingsStayInTheTenant) {
+  ASSERT_OK_AND_ASSIGN(OtaPackage v1, CreateWithData(a_, Info("fw", "1"), "one"));
+  ASSERT_OK_AND_ASSIGN(Device d2, service_->CreateDevice(a_, "t-2", profile_.id()));
+  ASSERT_OK(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, v1.id()));
+  DeviceReport r;
+  r.type = FIRMWARE;
+  r.state = "FAILED";
+  r.error = "checksum mismatch";
+  ASSERT_OK(service_->RecordDeviceReport(d2.access_token(), r));
+  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> counts, service_->CountUpdateStates(a_, FIRMWARE));
+  ASSERT_GE(counts.size(), 9u);
+  EXPECT_EQ(counts[::fwota::v1::UPDATE_STATE_QUEUED], 1);
+  EXPECT_EQ(counts[::fwota::v1::UPDATE_STATE_FAILED], 1);
+  ASSERT_OK_AND_ASSIGN(auto failed, service_->ListUpdateStatuses(
+                                        a_, FIRMWARE, ::fwota::v1::UPDATE_STATE_FAILED, PageQuery{}));
+  ASSERT_EQ(failed.total_elements, 1);
+  EXPECT_EQ(failed.data[0].device_id(), d2.id());
+  EXPECT_EQ(failed.data[0].error(), "checksum mismatch");
+  PageQuery by_name;
+  by_name.text_search = "T-2";
+  ASSERT_OK_AND_ASSIGN(auto named, service_->ListUpdateStatuses(
+                                       a_, FIRMWARE, ::fwota::v1::UPDATE_STATE_UNSPECIFIED, by_name));
+  EXPECT_EQ(named.total_elements, 1);
+  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> other, service_->CountUpdateStates(b_, FIRMWARE));
+  for (int64_t n : other) EXPECT_EQ(n, 0);
+  ASSERT_OK_AND_ASSIGN(auto none, service_->ListUpdateStatuses(
+                                      b_, FIRMWARE, ::fwota::v1::UPDATE_STATE_UNSPECIFIED, PageQuery{}));
+  EXPECT_EQ(none.total_elements, 0);
+}
+
 TEST_P(OtaServiceTest, DeviceReportsWithATargetFollowTheStateMachine) {
   ASSERT_OK_AND_ASSIGN(OtaPackage target, CreateWithData(a_, Info("fw", "2.0"), "new image"));
   // Set the target directly (until assignment writes QUEUED itself).

@@ -354,6 +354,54 @@ HttpResponse ListOtaHistory(const ApiContext& api, const RouteCall& call) {
   return PageResponse(*page, adapters::WriteUpdateEvent);
 }
 
+// {"type":"FIRMWARE","QUEUED":n,...,"FAILED":n,"waiting":..,"updating":..,"updated":..,
+// "failed":..}: the dashboard's count cards (Waiting = QUEUED, Updating = INITIATED to
+// UPDATING) and the per-state counts behind them.
+HttpResponse GetOtaStats(const ApiContext& api, const RouteCall& call) {
+  absl::StatusOr<OtaPackageType> type = TypeParam(call.request, "type", ::fwota::v1::FIRMWARE);
+  if (!type.ok()) return ErrorResponse(type.status());
+  absl::StatusOr<std::vector<int64_t>> counts = api.service.CountUpdateStates(*call.tenant, *type);
+  if (!counts.ok()) return ErrorResponse(counts.status());
+  auto count = [&](UpdateState s) {
+    size_t i = static_cast<size_t>(s);
+    return i < counts->size() ? (*counts)[i] : int64_t{0};
+  };
+  JsonWriter w;
+  w.BeginObject().Field("type", *type == ::fwota::v1::SOFTWARE ? "SOFTWARE" : "FIRMWARE");
+  int64_t updating = 0;
+  for (int i = ::fwota::v1::UPDATE_STATE_QUEUED; i <= ::fwota::v1::UPDATE_STATE_FAILED; ++i) {
+    const auto state = static_cast<UpdateState>(i);
+    w.Field(UpdateStateName(state), count(state));
+    if (state >= ::fwota::v1::UPDATE_STATE_INITIATED && state <= ::fwota::v1::UPDATE_STATE_UPDATING) {
+      updating += count(state);
+    }
+  }
+  w.Field("waiting", count(::fwota::v1::UPDATE_STATE_QUEUED))
+      .Field("updating", updating)
+      .Field("updated", count(::fwota::v1::UPDATE_STATE_UPDATED))
+      .Field("failed", count(::fwota::v1::UPDATE_STATE_FAILED))
+      .EndObject();
+  return JsonResponse(w.str());
+}
+
+// The devices in one state (or all), paged, with device-name search.
+HttpResponse ListOtaDevices(const ApiContext& api, const RouteCall& call) {
+  absl::StatusOr<OtaPackageType> type = TypeParam(call.request, "type", ::fwota::v1::FIRMWARE);
+  if (!type.ok()) return ErrorResponse(type.status());
+  UpdateState state = ::fwota::v1::UPDATE_STATE_UNSPECIFIED;
+  if (const std::string* name = call.request.Query("state"); name != nullptr && !name->empty()) {
+    absl::StatusOr<UpdateState> parsed = ParseUpdateState(*name);
+    if (!parsed.ok()) return ErrorResponse(parsed.status());
+    state = *parsed;
+  }
+  absl::StatusOr<PageQuery> query = ParsePageQuery(call.request, /*with_sort=*/false);
+  if (!query.ok()) return ErrorResponse(query.status());
+  absl::StatusOr<Page<UpdateStatus>> page =
+      api.service.ListUpdateStatuses(*call.tenant, *type, state, *query);
+  if (!page.ok()) return ErrorResponse(page.status());
+  return PageResponse(*page, adapters::WriteUpdateStatus);
+}
+
 HttpResponse ExplainDevice(const ApiContext& api, const RouteCall& call) {
   const std::string* device_id = call.request.Query("deviceId");
   if (device_id == nullptr || device_id->empty()) {

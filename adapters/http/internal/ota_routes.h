@@ -57,6 +57,8 @@ HttpResponse ListAudit(const ApiContext& api, const RouteCall& call);
 HttpResponse GetOtaStatus(const ApiContext& api, const RouteCall& call);
 HttpResponse ListOtaHistory(const ApiContext& api, const RouteCall& call);
 HttpResponse ExplainDevice(const ApiContext& api, const RouteCall& call);
+HttpResponse GetOtaStats(const ApiContext& api, const RouteCall& call);      // GET ota/stats
+HttpResponse ListOtaDevices(const ApiContext& api, const RouteCall& call);   // GET ota/devices
 
 // ---- Device HTTP API (ota_device_routes.cc), params[0] = access token ----
 HttpResponse GetDeviceFirmware(const ApiContext& api, const RouteCall& call);

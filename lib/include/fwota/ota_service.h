@@ -253,6 +253,18 @@ class OtaService {
                                                               OtaPackageType type,
                                                               const PageQuery& query) = 0;
 
+  // How many of the tenant's devices are in each update state for `type` (indexed by
+  // UpdateState; index 0: devices with a status but no state, e.g. after an unassign).
+  virtual absl::StatusOr<std::vector<int64_t>> CountUpdateStates(const TenantContext& ctx,
+                                                                 OtaPackageType type) = 0;
+  // The tenant's update statuses of `type`, only those in `state` unless it is
+  // UPDATE_STATE_UNSPECIFIED, newest state first; query.text_search matches the device
+  // name.
+  virtual absl::StatusOr<Page<UpdateStatus>> ListUpdateStatuses(const TenantContext& ctx,
+                                                                OtaPackageType type,
+                                                                UpdateState state,
+                                                                const PageQuery& query) = 0;
+
   // Audit log of the tenant, newest first.
   virtual absl::StatusOr<Page<AuditEvent>> ListAudit(const TenantContext& ctx,
                                                      const PageQuery& query) = 0;

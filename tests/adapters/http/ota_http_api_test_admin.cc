@@ -572,6 +572,34 @@ TEST_F(AdminApiTest, AnExceptionBecomes500) {
   EXPECT_EQ(JsonInt(r.body, "errorCode"), 2);
 }
 
+TEST_F(AdminApiTest, StatsAndDevicesInAState) {
+  SetUpAssignedFirmware("firmware bytes");
+  HttpResponse stats = Call("GET", "/api/ota/stats?type=FIRMWARE");
+  ASSERT_EQ(stats.status, 200) << stats.body;
+  EXPECT_EQ(JsonInt(stats.body, "QUEUED"), 1);
+  EXPECT_EQ(JsonInt(stats.body, "waiting"), 1);
+  EXPECT_EQ(JsonInt(stats.body, "updating"), 0);
+  ASSERT_EQ(Device("POST", "/api/v1/DEVICE_TOKEN/telemetry", R"({"fw_state":"DOWNLOADING"})").status,
+            200);
+  stats = Call("GET", "/api/ota/stats");
+  EXPECT_EQ(JsonInt(stats.body, "waiting"), 0);
+  EXPECT_EQ(JsonInt(stats.body, "updating"), 1);
+  EXPECT_EQ(JsonInt(stats.body, "DOWNLOADING"), 1);
+  EXPECT_EQ(JsonInt(Call("GET", "/api/ota/stats?type=SOFTWARE").body, "updating"), 0);
+
+  HttpResponse devices =
+      Call("GET", "/api/ota/devices?type=FIRMWARE&state=DOWNLOADING&pageSize=10&page=0");
+  ASSERT_EQ(devices.status, 200) << devices.body;
+  EXPECT_EQ(JsonInt(devices.body, "totalElements"), 1);
+  EXPECT_EQ(JsonText(devices.body, "data.0.deviceId.id"), device_id_);
+  EXPECT_EQ(JsonInt(Call("GET", "/api/ota/devices?state=FAILED&pageSize=10&page=0").body,
+                    "totalElements"),
+            0);
+  EXPECT_EQ(Call("GET", "/api/ota/devices?state=BOGUS&pageSize=10&page=0").status, 400);
+  EXPECT_EQ(Call("GET", "/api/ota/devices?pageSize=-1&page=0").status, 400);
+  EXPECT_EQ(Call("GET", "/api/ota/stats?type=BIOS").status, 400);
+}
+
 TEST_F(AdminApiTest, ExplainStatusAndHistoryRoutes) {
   SetUpAssignedFirmware("firmware bytes");
   HttpResponse explain = Call("GET", "/api/explain?deviceId=" + device_id_);

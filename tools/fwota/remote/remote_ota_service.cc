@@ -511,6 +511,14 @@ class RemoteOtaService : public OtaService {
                                                       OtaPackageType, const PageQuery&) override {
     return Unsupported("update history");
   }
+  absl::StatusOr<std::vector<int64_t>> CountUpdateStates(const TenantContext&,
+                                                         OtaPackageType) override {
+    return Unsupported("update statistics");
+  }
+  absl::StatusOr<Page<UpdateStatus>> ListUpdateStatuses(const TenantContext&, OtaPackageType,
+                                                        UpdateState, const PageQuery&) override {
+    return Unsupported("update statuses");
+  }
 
   // ---- Audit ----
 
