@@ -23,6 +23,7 @@
 #include "fwota/blob_store.h"
 #include "fwota/checksum.h"
 #include "fwota/status_macros.h"
+#include "lib/checksum/crc32.h"
 #include "lib/store/blob/blob_key.h"
 #include "lib/store/blob/posix_file.h"
 #include "lib/util/random.h"
@@ -30,6 +31,7 @@
 namespace fwota {
 namespace {
 
+using checksum_internal::Crc32Update;
 using internal::ErrnoStatus;
 using internal::FsyncDir;
 using internal::FsyncFd;
@@ -62,12 +64,10 @@ uint32_t GetU32(const char* p) {
   return v;
 }
 
+// The integrity check of one block: zlib's CRC32, computed in place (no hasher object on
+// the read path). The sidecar keeps it little-endian.
 uint32_t Crc32Of(absl::Span<const char> data) {
-  auto hasher = NewHasher(::fwota::v1::CRC32);
-  (*hasher)->Update(absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(data.data()),
-                                        data.size()));
-  std::vector<uint8_t> d = (*hasher)->Finish();  // little-endian, ThingsBoard's order
-  return GetU32(reinterpret_cast<const char*>(d.data()));
+  return Crc32Update(0, reinterpret_cast<const uint8_t*>(data.data()), data.size());
 }
 
 class FileBlobStore;
@@ -191,10 +191,9 @@ class FileBlobWriter : public BlobWriter {
     // Per-block CRCs for the sidecar.
     size_t pos = 0;
     while (pos < data.size()) {
-      if (!block_hasher_) block_hasher_ = std::move(NewHasher(::fwota::v1::CRC32)).value();
       size_t take = std::min<size_t>(data.size() - pos, block_size_ - in_block_);
-      block_hasher_->Update(absl::MakeConstSpan(
-          reinterpret_cast<const uint8_t*>(data.data() + pos), take));
+      block_crc_ =
+          Crc32Update(block_crc_, reinterpret_cast<const uint8_t*>(data.data() + pos), take);
       in_block_ += take;
       pos += take;
       if (in_block_ == block_size_) FinishBlock();
@@ -232,9 +231,8 @@ class FileBlobWriter : public BlobWriter {
   std::string SidecarTmpPath() const { return tmp_path_ + ".crc"; }
 
   void FinishBlock() {
-    std::vector<uint8_t> d = block_hasher_->Finish();
-    for (uint8_t b : d) crc_bytes_.push_back(static_cast<char>(b));
-    block_hasher_.reset();
+    for (int i = 0; i < 4; ++i) crc_bytes_.push_back(static_cast<char>(block_crc_ >> (8 * i)));
+    block_crc_ = 0;
     in_block_ = 0;
   }
 
@@ -281,7 +279,7 @@ class FileBlobWriter : public BlobWriter {
   const std::string tmp_path_;
   UniqueFd fd_;
   const int64_t block_size_;
-  std::unique_ptr<Hasher> block_hasher_;
+  uint32_t block_crc_ = 0;  // CRC32 of the current block so far
   int64_t in_block_ = 0;
   std::string crc_bytes_;
   int64_t size_ = 0;
