@@ -21,12 +21,13 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "adapters/http/internal/sync_stream.h"
 #include "absl/time/time.h"
 
 namespace fwota::http::internal {
 
 // Not thread-safe: one connection thread uses it. Does not own the descriptor.
-class SocketStream {
+class SocketStream : public AsioSyncStream<SocketStream> {
  public:
   using executor_type = boost::asio::any_io_executor;
   using lowest_layer_type = SocketStream;
@@ -61,23 +62,8 @@ class SocketStream {
   void WriteAll(const void* data, size_t size, bool more, boost::system::error_code& ec);
 
   // Asio's stream interface over ReadSome / WriteSome.
-  template <typename MutableBufferSequence>
-  size_t read_some(const MutableBufferSequence& buffers, boost::system::error_code& ec) {
-    for (auto it = boost::asio::buffer_sequence_begin(buffers);
-         it != boost::asio::buffer_sequence_end(buffers); ++it) {
-      boost::asio::mutable_buffer b(*it);
-      if (b.size() > 0) return ReadSome(b.data(), b.size(), ec);
-    }
-    ec = {};
-    return 0;
-  }
-  template <typename MutableBufferSequence>
-  size_t read_some(const MutableBufferSequence& buffers) {
-    boost::system::error_code ec;
-    size_t n = read_some(buffers, ec);
-    if (ec) BOOST_THROW_EXCEPTION(boost::system::system_error(ec));
-    return n;
-  }
+  using AsioSyncStream<SocketStream>::read_some;
+  using AsioSyncStream<SocketStream>::write_some;
   template <typename ConstBufferSequence>
   size_t write_some(const ConstBufferSequence& buffers, boost::system::error_code& ec) {
     iovec pieces[kMaxPieces];
@@ -95,13 +81,6 @@ class SocketStream {
       return 0;
     }
     return WriteSome(pieces, count, /*more=*/false, ec);
-  }
-  template <typename ConstBufferSequence>
-  size_t write_some(const ConstBufferSequence& buffers) {
-    boost::system::error_code ec;
-    size_t n = write_some(buffers, ec);
-    if (ec) BOOST_THROW_EXCEPTION(boost::system::system_error(ec));
-    return n;
   }
 
  private:

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "adapters/http/internal/socket_io.h"
+#include "adapters/http/internal/sync_stream.h"
 
 namespace fwota::http::internal {
 
@@ -39,7 +40,7 @@ class TlsContext {
 
 // Not thread-safe: one connection thread uses it. `socket` (and `tls`, when given) must
 // outlive it.
-class Transport {
+class Transport : public AsioSyncStream<Transport> {
  public:
   // `tls` null: plain HTTP.
   Transport(SocketStream& socket, TlsContext* tls);
@@ -57,23 +58,8 @@ class Transport {
                 boost::system::error_code& ec);
 
   // Asio's SyncReadStream / SyncWriteStream, for Beast.
-  template <typename MutableBufferSequence>
-  size_t read_some(const MutableBufferSequence& buffers, boost::system::error_code& ec) {
-    for (auto it = boost::asio::buffer_sequence_begin(buffers);
-         it != boost::asio::buffer_sequence_end(buffers); ++it) {
-      boost::asio::mutable_buffer b(*it);
-      if (b.size() > 0) return ReadSome(b.data(), b.size(), ec);
-    }
-    ec = {};
-    return 0;
-  }
-  template <typename MutableBufferSequence>
-  size_t read_some(const MutableBufferSequence& buffers) {
-    boost::system::error_code ec;
-    size_t n = read_some(buffers, ec);
-    if (ec) BOOST_THROW_EXCEPTION(boost::system::system_error(ec));
-    return n;
-  }
+  using AsioSyncStream<Transport>::read_some;
+  using AsioSyncStream<Transport>::write_some;
   template <typename ConstBufferSequence>
   size_t write_some(const ConstBufferSequence& buffers, boost::system::error_code& ec) {
     for (auto it = boost::asio::buffer_sequence_begin(buffers);
@@ -85,13 +71,6 @@ class Transport {
     }
     ec = {};
     return 0;
-  }
-  template <typename ConstBufferSequence>
-  size_t write_some(const ConstBufferSequence& buffers) {
-    boost::system::error_code ec;
-    size_t n = write_some(buffers, ec);
-    if (ec) BOOST_THROW_EXCEPTION(boost::system::system_error(ec));
-    return n;
   }
 
  private:
