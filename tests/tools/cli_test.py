@@ -4,8 +4,6 @@ directory. Run by Bazel as `cli_test.py <path to fwota>`."""
 
 import json
 import os
-import pty
-import select
 import stat
 import subprocess
 import threading
@@ -622,31 +620,9 @@ class ProgressTest(CliTestBase):
         for args in (["package", "create", "--title=fw", "--version=1", "--type=FIRMWARE",
                       "--profile=p", "--file=" + path],
                      ["package", "download", "fw@1", "--output=" + path + ".out"]):
-            master, slave = pty.openpty()
-            try:
-                proc = subprocess.Popen([lib.FWOTA, "--data_dir=" + self.data_dir] + args,
-                                        stdout=subprocess.PIPE, stderr=slave)
-                os.close(slave)
-                slave = -1
-                seen = b""
-                while True:
-                    ready, _, _ = select.select([master], [], [], 30)
-                    if not ready:
-                        break
-                    try:
-                        chunk = os.read(master, 4096)
-                    except OSError:  # EIO: the terminal's other side is closed
-                        break
-                    if not chunk:
-                        break
-                    seen += chunk
-                proc.communicate(timeout=60)
-                self.assertEqual(proc.returncode, 0, seen)
-            finally:
-                os.close(master)
-                if slave >= 0:
-                    os.close(slave)
-            text = seen.decode("utf-8", "replace")
+            code, text = lib.run_on_terminal([lib.FWOTA, "--data_dir=" + self.data_dir] + args,
+                                              timeout=30)
+            self.assertEqual(code, 0, text)
             self.assertIn("\r", text)
             self.assertIn("100%", text)
             self.assertIn("6.3 MB / 6.3 MB", text)

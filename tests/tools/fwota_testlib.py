@@ -128,3 +128,33 @@ def sha256(data):
 def main():
     init_from_argv()
     unittest.main(verbosity=2)
+
+
+def run_on_terminal(cmd, env=None, timeout=60):
+    """Runs `cmd` with stderr on a pseudo-terminal (stdout a pipe); returns
+    (exit code, what it wrote to the terminal as text)."""
+    import pty
+    import select
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=slave, env=env)
+        os.close(slave)
+        slave = -1
+        seen = b""
+        while True:
+            ready, _, _ = select.select([master], [], [], timeout)
+            if not ready:
+                break
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the terminal's other side is closed
+                break
+            if not chunk:
+                break
+            seen += chunk
+        proc.communicate(timeout=timeout)
+        return proc.returncode, seen.decode("utf-8", "replace")
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)

@@ -5,9 +5,7 @@ with embedded mode. Run by Bazel as `remote_cli_test.py <fwota> <fwotad>`."""
 
 import json
 import os
-import pty
 import re
-import select
 import signal
 import socket
 import stat
@@ -409,31 +407,9 @@ class ProgressAndMemoryTest(RemoteTestBase):
         for args in (["package", "create", "--title=tty", "--version=1", "--type=FIRMWARE",
                       "--profile=tty", "--file=" + path],
                      ["package", "download", "tty@1", "--output=" + path + ".out"]):
-            master, slave = pty.openpty()
-            try:
-                proc = subprocess.Popen([lib.FWOTA, "--server=" + self.server.url] + args,
-                                        stdout=subprocess.PIPE, stderr=slave, env=env)
-                os.close(slave)
-                slave = -1
-                seen = b""
-                while True:
-                    ready, _, _ = select.select([master], [], [], 60)
-                    if not ready:
-                        break
-                    try:
-                        chunk = os.read(master, 4096)
-                    except OSError:  # EIO: the terminal's other side is closed
-                        break
-                    if not chunk:
-                        break
-                    seen += chunk
-                proc.communicate(timeout=60)
-                self.assertEqual(proc.returncode, 0, seen)
-            finally:
-                os.close(master)
-                if slave >= 0:
-                    os.close(slave)
-            text = seen.decode("utf-8", "replace")
+            code, text = lib.run_on_terminal([lib.FWOTA, "--server=" + self.server.url] + args,
+                                              env=env, timeout=60)
+            self.assertEqual(code, 0, text)
             self.assertIn("\r", text)
             self.assertIn("100%", text)
             self.assertIn("6.3 MB / 6.3 MB", text)
