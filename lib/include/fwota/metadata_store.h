@@ -25,6 +25,7 @@ using ::fwota::v1::ApiKey;
 using ::fwota::v1::AuditEvent;
 using ::fwota::v1::Device;
 using ::fwota::v1::DeviceProfile;
+using ::fwota::v1::Notice;
 using ::fwota::v1::OtaPackage;
 using ::fwota::v1::OtaPackageType;
 using ::fwota::v1::Tenant;
@@ -154,11 +155,31 @@ class MetadataTransaction {
   // Number of the tenant's statuses of `type` in each state, indexed by UpdateState.
   virtual absl::StatusOr<std::vector<int64_t>> CountUpdateStates(absl::string_view tenant_id,
                                                                  OtaPackageType type) = 0;
+  // Statuses (any tenant, any type) in `state` that have been silent since before
+  // `before_millis`: both state_since and last_activity are earlier. Oldest state_since
+  // first, at most `limit`.
+  virtual absl::StatusOr<std::vector<UpdateStatus>> ListSilentStatuses(UpdateState state,
+                                                                       int64_t before_millis,
+                                                                       int limit) = 0;
+  // Sets last_activity of the device's status of `type` to `millis` when it is later than
+  // the stored one; no status: nothing happens.
+  virtual absl::Status TouchUpdateStatus(absl::string_view device_id, OtaPackageType type,
+                                         int64_t millis) = 0;
   // History, append-only; listed newest first (ties by id).
   virtual absl::Status AppendUpdateEvent(const UpdateEvent& event) = 0;
   virtual absl::StatusOr<Page<UpdateEvent>> ListUpdateEvents(absl::string_view device_id,
                                                              OtaPackageType type,
                                                              const PageQuery& query) = 0;
+
+  // Notice queue. PutNotice queues `notice` (its seq is ignored) behind every queued
+  // notice, replacing the device's queued notice of the same type if there is one.
+  virtual absl::Status PutNotice(const Notice& notice) = 0;
+  // The oldest `limit` notices (seq filled in), FIFO; only deletions (no package_id)
+  // when `deletions_only`.
+  virtual absl::StatusOr<std::vector<Notice>> ListNotices(int limit, bool deletions_only) = 0;
+  // Removes the notice with `seq`; kNotFound when it is not queued (any more).
+  virtual absl::Status DeleteNotice(int64_t seq) = 0;
+  virtual absl::StatusOr<int64_t> CountNotices() = 0;
 
   // Audit log: append-only; listed newest first.
   virtual absl::Status AppendAudit(const AuditEvent& event) = 0;

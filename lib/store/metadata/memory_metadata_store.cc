@@ -38,6 +38,9 @@ struct MemoryState {
   std::map<std::string, ApiKey> api_keys;
   std::map<std::pair<std::string, int>, UpdateStatus> update_statuses;
   std::map<std::string, UpdateEvent> update_events;
+  // The notice queue by seq, and the next seq to give.
+  std::map<int64_t, Notice> notices;
+  int64_t next_notice_seq = 1;
 };
 
 // Case-insensitive (ASCII, as SQLite's lower()) substring test; an empty needle matches.
@@ -240,6 +243,7 @@ class MemoryTransaction final : public MetadataTransaction {
     }
     EraseIf(state_.update_statuses, [id](const UpdateStatus& s) { return s.device_id() == id; });
     EraseIf(state_.update_events, [id](const UpdateEvent& e) { return e.device_id() == id; });
+    EraseIf(state_.notices, [id](const Notice& n) { return n.device_id() == id; });
     return absl::OkStatus();
   }
 
@@ -453,6 +457,73 @@ class MemoryTransaction final : public MetadataTransaction {
       if (index >= 0 && index < static_cast<int>(counts.size())) ++counts[index];
     }
     return counts;
+  }
+
+  absl::StatusOr<std::vector<UpdateStatus>> ListSilentStatuses(UpdateState state,
+                                                               int64_t before_millis,
+                                                               int limit) override {
+    std::vector<UpdateStatus> out;
+    for (const auto& [key, status] : state_.update_statuses) {
+      if (status.state() == state && status.state_since() < before_millis &&
+          status.last_activity() < before_millis) {
+        out.push_back(status);
+      }
+    }
+    std::sort(out.begin(), out.end(), [](const UpdateStatus& a, const UpdateStatus& b) {
+      return std::make_tuple(a.state_since(), std::cref(a.device_id()), a.type()) <
+             std::make_tuple(b.state_since(), std::cref(b.device_id()), b.type());
+    });
+    if (out.size() > static_cast<size_t>(std::max(limit, 0))) out.resize(std::max(limit, 0));
+    return out;
+  }
+
+  absl::Status TouchUpdateStatus(absl::string_view device_id, OtaPackageType type,
+                                 int64_t millis) override {
+    auto it = state_.update_statuses.find({std::string(device_id), static_cast<int>(type)});
+    if (it != state_.update_statuses.end() && it->second.last_activity() < millis) {
+      it->second.set_last_activity(millis);
+    }
+    return absl::OkStatus();
+  }
+
+  // Notice queue.
+  absl::Status PutNotice(const Notice& notice) override {
+    const std::string key = metadata_internal::UpdateStatusKey(notice.device_id(), notice.type());
+    FWOTA_RETURN_IF_ERROR(
+        metadata_internal::CheckUpdateType(metadata_internal::kNotice, key, notice.type()));
+    FWOTA_RETURN_IF_ERROR(metadata_internal::CheckDevicePresent(metadata_internal::kNotice, key,
+                                                                notice.device_id()));
+    FWOTA_RETURN_IF_ERROR(
+        CheckReferences(metadata_internal::kNotice, key, metadata_internal::ReferencesOf(notice)));
+    EraseIf(state_.notices, [&](const Notice& n) {
+      return n.device_id() == notice.device_id() && n.type() == notice.type();
+    });
+    Notice stored = notice;
+    stored.set_seq(state_.next_notice_seq++);
+    state_.notices[stored.seq()] = std::move(stored);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<Notice>> ListNotices(int limit, bool deletions_only) override {
+    std::vector<Notice> out;
+    for (const auto& [seq, notice] : state_.notices) {
+      if (static_cast<int>(out.size()) >= limit) break;
+      if (deletions_only && !notice.package_id().empty()) continue;
+      out.push_back(notice);
+    }
+    return out;
+  }
+
+  absl::Status DeleteNotice(int64_t seq) override {
+    if (state_.notices.erase(seq) == 0) {
+      return metadata_internal::NotFoundError(metadata_internal::kNotice,
+                                              absl::StrCat("seq ", seq));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<int64_t> CountNotices() override {
+    return static_cast<int64_t>(state_.notices.size());
   }
 
   // Update events.

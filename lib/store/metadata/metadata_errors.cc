@@ -68,6 +68,13 @@ std::vector<Reference> ReferencesOf(const UpdateEvent& event) {
   return refs;
 }
 
+std::vector<Reference> ReferencesOf(const Notice& notice) {
+  std::vector<Reference> refs;
+  AddOptional(refs, kTenant, notice.tenant_id());
+  AddOptional(refs, kDevice, notice.device_id());
+  return refs;
+}
+
 std::string UpdateStatusKey(absl::string_view device_id, OtaPackageType type) {
   return absl::StrCat(device_id, "/", TypeName(type));
 }

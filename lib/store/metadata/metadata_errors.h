@@ -23,6 +23,7 @@ inline constexpr absl::string_view kAudit = "audit event";
 inline constexpr absl::string_view kApiKey = "API key";
 inline constexpr absl::string_view kUpdateStatus = "update status";
 inline constexpr absl::string_view kUpdateEvent = "update event";
+inline constexpr absl::string_view kNotice = "notice";
 
 // One reference a row makes: `entity` (one of the names above) with id `id`.
 struct Reference {
@@ -43,6 +44,7 @@ std::vector<Reference> ReferencesOf(const AuditEvent& event);
 std::vector<Reference> ReferencesOf(const ApiKey& key);
 std::vector<Reference> ReferencesOf(const UpdateStatus& status);
 std::vector<Reference> ReferencesOf(const UpdateEvent& event);
+std::vector<Reference> ReferencesOf(const Notice& notice);
 
 // How messages name an update status, which has no id of its own: "<device id>/<TYPE>".
 std::string UpdateStatusKey(absl::string_view device_id, OtaPackageType type);

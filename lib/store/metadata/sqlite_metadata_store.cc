@@ -5,6 +5,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -438,6 +439,37 @@ class SqliteTransaction final : public MetadataTransaction {
     });
   }
 
+  absl::StatusOr<std::vector<UpdateStatus>> ListSilentStatuses(UpdateState state,
+                                                               int64_t before_millis,
+                                                               int limit) override {
+    return Run([&]() -> absl::StatusOr<std::vector<UpdateStatus>> {
+      Query q(connection_,
+              absl::StrCat(Row<UpdateStatus>::Sql().select,
+                           " WHERE state = ?1 AND state_since < ?2 AND last_activity < ?2"
+                           " ORDER BY state_since, device_id, type LIMIT ?3"));
+      q->bind(1, static_cast<int32_t>(state));
+      q->bind(2, static_cast<int64_t>(before_millis));
+      q->bind(3, static_cast<int64_t>(std::max(limit, 0)));
+      std::vector<UpdateStatus> out;
+      while (q->executeStep()) out.push_back(Row<UpdateStatus>::Read(*q));
+      return out;
+    });
+  }
+
+  absl::Status TouchUpdateStatus(absl::string_view device_id, OtaPackageType type,
+                                 int64_t millis) override {
+    return Run([&]() -> absl::Status {
+      Query q(connection_,
+              "UPDATE update_status SET last_activity = ?3"
+              " WHERE device_id = ?1 AND type = ?2 AND last_activity < ?3");
+      BindText(*q, 1, device_id);
+      q->bind(2, static_cast<int32_t>(type));
+      q->bind(3, static_cast<int64_t>(millis));
+      q->exec();
+      return absl::OkStatus();
+    });
+  }
+
   // Update events.
   absl::Status AppendUpdateEvent(const UpdateEvent& event) override {
     FWOTA_RETURN_IF_ERROR(
@@ -469,6 +501,79 @@ class SqliteTransaction final : public MetadataTransaction {
           BindText(s, 1, device_id);
           s.bind(5, static_cast<int32_t>(type));
         });
+  }
+
+  // Notice queue.
+  absl::Status PutNotice(const Notice& notice) override {
+    const std::string key = metadata_internal::UpdateStatusKey(notice.device_id(), notice.type());
+    FWOTA_RETURN_IF_ERROR(
+        metadata_internal::CheckUpdateType(metadata_internal::kNotice, key, notice.type()));
+    FWOTA_RETURN_IF_ERROR(metadata_internal::CheckDevicePresent(metadata_internal::kNotice, key,
+                                                                notice.device_id()));
+    return Run([&]() -> absl::Status {
+      try {
+        // REPLACE deletes the device's older notice and inserts a new row: a new, larger
+        // seq puts it at the end of the queue.
+        Query q(connection_,
+                "INSERT OR REPLACE INTO ota_notice (tenant_id, device_id, type, package_id,"
+                " reason, created_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+        BindOptional(*q, 1, notice.tenant_id());
+        BindText(*q, 2, notice.device_id());
+        q->bind(3, static_cast<int32_t>(notice.type()));
+        BindOptional(*q, 4, notice.package_id());
+        BindText(*q, 5, notice.reason());
+        q->bind(6, static_cast<int64_t>(notice.created_time()));
+        q->exec();
+        return absl::OkStatus();
+      } catch (const SQLite::Exception& e) {
+        if ((e.getExtendedErrorCode() & 0xff) != SQLITE_CONSTRAINT) throw;
+      }
+      return MissingReference(metadata_internal::kNotice, key,
+                              metadata_internal::ReferencesOf(notice));
+    });
+  }
+
+  absl::StatusOr<std::vector<Notice>> ListNotices(int limit, bool deletions_only) override {
+    return Run([&]() -> absl::StatusOr<std::vector<Notice>> {
+      Query q(connection_,
+              "SELECT seq, tenant_id, device_id, type, package_id, reason, created_time"
+              " FROM ota_notice WHERE (?2 = 0 OR package_id IS NULL) ORDER BY seq LIMIT ?1");
+      q->bind(1, static_cast<int64_t>(std::max(limit, 0)));
+      q->bind(2, deletions_only ? 1 : 0);
+      std::vector<Notice> out;
+      while (q->executeStep()) {
+        Notice n;
+        n.set_seq(ReadInt64(*q, 0));
+        n.set_tenant_id(ReadText(*q, 1));
+        n.set_device_id(ReadText(*q, 2));
+        n.set_type(static_cast<OtaPackageType>(q->getColumn(3).getInt()));
+        n.set_package_id(ReadText(*q, 4));
+        n.set_reason(ReadText(*q, 5));
+        n.set_created_time(ReadInt64(*q, 6));
+        out.push_back(std::move(n));
+      }
+      return out;
+    });
+  }
+
+  absl::Status DeleteNotice(int64_t seq) override {
+    return Run([&]() -> absl::Status {
+      Query q(connection_, "DELETE FROM ota_notice WHERE seq = ?1");
+      q->bind(1, static_cast<int64_t>(seq));
+      if (q->exec() == 0) {
+        return metadata_internal::NotFoundError(metadata_internal::kNotice,
+                                                absl::StrCat("seq ", seq));
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<int64_t> CountNotices() override {
+    return Run([&]() -> absl::StatusOr<int64_t> {
+      Query q(connection_, "SELECT COUNT(*) FROM ota_notice");
+      q->executeStep();
+      return ReadInt64(*q, 0);
+    });
   }
 
   // Audit log.

@@ -255,7 +255,7 @@ const TableSql& Row<UpdateStatus>::Sql() {
       new TableSql("update_status",
                    {"tenant_id", "device_id", "type", "state", "target_package_id", "target_title",
                     "target_version", "target_tag", "target_ts", "current_title", "current_version",
-                    "error", "state_since", "last_activity"},
+                    "error", "state_since", "last_activity", "notices_sent"},
                    {"device_id", "type"});
   return *sql;
 }
@@ -275,6 +275,7 @@ void Row<UpdateStatus>::Bind(SQLite::Statement& s, const UpdateStatus& u) {
   BindText(s, 12, u.error());
   s.bind(13, static_cast<int64_t>(u.state_since()));
   s.bind(14, static_cast<int64_t>(u.last_activity()));
+  s.bind(15, static_cast<int32_t>(u.notices_sent()));
 }
 
 UpdateStatus Row<UpdateStatus>::Read(SQLite::Statement& s) {
@@ -293,6 +294,7 @@ UpdateStatus Row<UpdateStatus>::Read(SQLite::Statement& s) {
   u.set_error(ReadText(s, 11));
   u.set_state_since(ReadInt64(s, 12));
   u.set_last_activity(ReadInt64(s, 13));
+  u.set_notices_sent(s.getColumn(14).getInt());
   return u;
 }
 

@@ -147,9 +147,33 @@ CREATE TABLE update_event (
 CREATE INDEX update_event_device_type_created ON update_event (device_id, type, created_time);
 )sql";
 
+// Version 3: the notification queue and the stall detector.
+// - ota_notice: at most one queued notice per device and type (UNIQUE), a newer one
+//   replaces the older (INSERT OR REPLACE gives it a new, larger seq: FIFO by seq). It
+//   goes with its device. package_id is a plain column: a stale notice may outlive its
+//   package, and the drainer skips it.
+// - update_status.notices_sent counts the notices sent for the current target.
+// - the stall detector looks for statuses by state and age.
+constexpr absl::string_view kSchemaV3 = R"sql(
+ALTER TABLE update_status ADD COLUMN notices_sent INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX update_status_state_since ON update_status (state, state_since);
+
+CREATE TABLE ota_notice (
+  seq INTEGER PRIMARY KEY,
+  tenant_id TEXT REFERENCES tenant (id) ON DELETE RESTRICT,
+  device_id TEXT NOT NULL REFERENCES device (id) ON DELETE CASCADE,
+  type INTEGER NOT NULL,
+  package_id TEXT,
+  reason TEXT NOT NULL,
+  created_time BIGINT NOT NULL,
+  CONSTRAINT ota_notice_device_type_unique UNIQUE (device_id, type)
+);
+)sql";
+
 constexpr SqliteMigration kMigrations[] = {
     {1, "initial schema", kSchemaV1},
     {2, "API keys, update status and update events", kSchemaV2},
+    {3, "notification queue and stall detection", kSchemaV3},
 };
 
 }  // namespace

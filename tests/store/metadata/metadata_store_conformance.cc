@@ -1692,6 +1692,138 @@ TEST_P(MetadataStoreConformanceTest, ConcurrentTransactionsLoseNoUpdates) {
   });
 }
 
+// ----- Notice queue and silent statuses ---------------------------------------------------
+
+Notice MakeNotice(const std::string& tenant_id, const std::string& device_id, OtaPackageType type,
+                  const std::string& package_id, int64_t created_time) {
+  Notice n;
+  n.set_tenant_id(tenant_id);
+  n.set_device_id(device_id);
+  n.set_type(type);
+  n.set_package_id(package_id);
+  n.set_reason(package_id.empty() ? "unassigned" : "assigned");
+  n.set_created_time(created_time);
+  return n;
+}
+
+std::vector<std::string> NoticeKeys(const std::vector<Notice>& notices) {
+  std::vector<std::string> keys;
+  for (const Notice& n : notices) {
+    keys.push_back(absl::StrCat(n.device_id(), "/", static_cast<int>(n.type()), "/",
+                                n.package_id()));
+  }
+  return keys;
+}
+
+TEST_P(MetadataStoreConformanceTest, NoticeQueueIsFifoWithOneNoticePerDeviceAndType) {
+  AddTenantsAndProfiles();
+  AddDevices(store());
+  InTransaction([](MetadataTransaction& tx) {
+    EXPECT_EQ(Must(tx.CountNotices()), 0);
+    EXPECT_THAT(Must(tx.ListNotices(10, false)), ElementsAre());
+    FWOTA_EXPECT_OK(tx.PutNotice(MakeNotice("t1", "d1", FIRMWARE, "k1", 1)));
+    FWOTA_EXPECT_OK(tx.PutNotice(MakeNotice("t1", "d2", FIRMWARE, "k1", 2)));
+    FWOTA_EXPECT_OK(tx.PutNotice(MakeNotice("t1", "d1", SOFTWARE, "", 3)));
+    FWOTA_EXPECT_OK(tx.PutNotice(MakeNotice("t2", "d9", FIRMWARE, "k9", 4)));
+  });
+  InTransaction([](MetadataTransaction& tx) {
+    EXPECT_EQ(Must(tx.CountNotices()), 4);
+    EXPECT_THAT(NoticeKeys(Must(tx.ListNotices(10, false))),
+                ElementsAre("d1/1/k1", "d2/1/k1", "d1/2/", "d9/1/k9"));
+    EXPECT_THAT(NoticeKeys(Must(tx.ListNotices(2, false))), ElementsAre("d1/1/k1", "d2/1/k1"));
+    EXPECT_THAT(NoticeKeys(Must(tx.ListNotices(10, true))), ElementsAre("d1/2/"));
+    EXPECT_THAT(Must(tx.ListNotices(0, false)), ElementsAre());
+    // A newer notice for d1's firmware replaces the old one and goes to the back.
+    FWOTA_EXPECT_OK(tx.PutNotice(MakeNotice("t1", "d1", FIRMWARE, "k2", 5)));
+    std::vector<Notice> all = Must(tx.ListNotices(10, false));
+    EXPECT_THAT(NoticeKeys(all), ElementsAre("d2/1/k1", "d1/2/", "d9/1/k9", "d1/1/k2"));
+    for (size_t i = 1; i < all.size(); ++i) EXPECT_LT(all[i - 1].seq(), all[i].seq());
+    EXPECT_EQ(all.back().reason(), "assigned");
+    EXPECT_EQ(all.back().created_time(), 5);
+    EXPECT_EQ(all.back().tenant_id(), "t1");
+    // Deleting by seq removes exactly that notice, once.
+    FWOTA_EXPECT_OK(tx.DeleteNotice(all[0].seq()));
+    FWOTA_EXPECT_CODE(tx.DeleteNotice(all[0].seq()), kNotFound);
+    FWOTA_EXPECT_CODE(tx.DeleteNotice(-1), kNotFound);
+    EXPECT_EQ(Must(tx.CountNotices()), 3);
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, NoticeRefusalsAndRollback) {
+  AddTenantsAndProfiles();
+  AddDevices(store());
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_CODE(tx.PutNotice(MakeNotice("t1", "", FIRMWARE, "k1", 1)), kFailedPrecondition);
+    FWOTA_EXPECT_CODE(tx.PutNotice(MakeNotice("t1", "d404", FIRMWARE, "k1", 1)),
+                      kFailedPrecondition);
+    FWOTA_EXPECT_CODE(tx.PutNotice(MakeNotice("t404", "d1", FIRMWARE, "k1", 1)),
+                      kFailedPrecondition);
+    FWOTA_EXPECT_CODE(
+        tx.PutNotice(MakeNotice("t1", "d1", ::fwota::v1::OTA_PACKAGE_TYPE_UNSPECIFIED, "k1", 1)),
+        kInvalidArgument);
+    EXPECT_EQ(Must(tx.CountNotices()), 0);
+  });
+  absl::Status failed = store().RunInTransaction([](MetadataTransaction& tx) {
+    FWOTA_RETURN_IF_ERROR(tx.PutNotice(MakeNotice("t1", "d1", FIRMWARE, "k1", 1)));
+    return absl::AbortedError("changed my mind");
+  });
+  EXPECT_EQ(failed.code(), absl::StatusCode::kAborted);
+  InTransaction([](MetadataTransaction& tx) { EXPECT_EQ(Must(tx.CountNotices()), 0); });
+}
+
+TEST_P(MetadataStoreConformanceTest, DeleteDeviceDeletesItsNotices) {
+  AddTenantsAndProfiles();
+  AddDevices(store());
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.PutNotice(MakeNotice("t1", "d1", FIRMWARE, "k1", 1)));
+    FWOTA_EXPECT_OK(tx.PutNotice(MakeNotice("t1", "d1", SOFTWARE, "k3", 2)));
+    FWOTA_EXPECT_OK(tx.PutNotice(MakeNotice("t1", "d2", FIRMWARE, "k1", 3)));
+  });
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.DeleteDevice("d1"));
+    EXPECT_THAT(NoticeKeys(Must(tx.ListNotices(10, false))), ElementsAre("d2/1/k1"));
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, SilentStatusesAndTouch) {
+  AddTenantsAndProfiles();
+  AddDevices(store());
+  const UpdateState downloading = ::fwota::v1::UPDATE_STATE_DOWNLOADING;
+  InTransaction([&](MetadataTransaction& tx) {
+    // MakeUpdateStatus sets last_activity = state_since + 5.
+    FWOTA_EXPECT_OK(tx.PutUpdateStatus(MakeUpdateStatus("t1", "d1", FIRMWARE, downloading, 100)));
+    FWOTA_EXPECT_OK(tx.PutUpdateStatus(MakeUpdateStatus("t1", "d2", FIRMWARE, downloading, 50)));
+    FWOTA_EXPECT_OK(tx.PutUpdateStatus(MakeUpdateStatus("t1", "d3", SOFTWARE, downloading, 70)));
+    FWOTA_EXPECT_OK(tx.PutUpdateStatus(
+        MakeUpdateStatus("t2", "d9", FIRMWARE, ::fwota::v1::UPDATE_STATE_INITIATED, 10)));
+  });
+  InTransaction([&](MetadataTransaction& tx) {
+    // Silent since before 106: all three downloading ones, oldest first, any tenant/type.
+    EXPECT_THAT(DeviceIds(Must(tx.ListSilentStatuses(downloading, 106, 10))),
+                ElementsAre("d2", "d3", "d1"));
+    EXPECT_THAT(DeviceIds(Must(tx.ListSilentStatuses(downloading, 106, 2))),
+                ElementsAre("d2", "d3"));
+    // Before 105: d1's last activity (105) is not earlier.
+    EXPECT_THAT(DeviceIds(Must(tx.ListSilentStatuses(downloading, 105, 10))),
+                ElementsAre("d2", "d3"));
+    EXPECT_THAT(DeviceIds(Must(tx.ListSilentStatuses(::fwota::v1::UPDATE_STATE_INITIATED, 1000,
+                                                     10))),
+                ElementsAre("d9"));
+    EXPECT_THAT(Must(tx.ListSilentStatuses(::fwota::v1::UPDATE_STATE_UPDATING, 1000, 10)),
+                ElementsAre());
+    // Touch moves last_activity forward only, and only of that row.
+    FWOTA_EXPECT_OK(tx.TouchUpdateStatus("d2", FIRMWARE, 200));
+    FWOTA_EXPECT_OK(tx.TouchUpdateStatus("d3", SOFTWARE, 1));
+    FWOTA_EXPECT_OK(tx.TouchUpdateStatus("d1", SOFTWARE, 500));  // no such status: no-op
+    FWOTA_EXPECT_OK(tx.TouchUpdateStatus("d404", FIRMWARE, 500));
+    EXPECT_EQ(Must(tx.GetUpdateStatus("d2", FIRMWARE)).last_activity(), 200);
+    EXPECT_EQ(Must(tx.GetUpdateStatus("d3", SOFTWARE)).last_activity(), 75);
+    FWOTA_EXPECT_CODE(tx.GetUpdateStatus("d1", SOFTWARE), kNotFound);
+    EXPECT_THAT(DeviceIds(Must(tx.ListSilentStatuses(downloading, 106, 10))),
+                ElementsAre("d3", "d1"));
+  });
+}
+
 }  // namespace
 }  // namespace metadata_test
 }  // namespace fwota

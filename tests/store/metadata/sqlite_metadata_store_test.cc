@@ -319,7 +319,7 @@ TEST(SqliteMetadataStoreTest, Version1DatabaseMigratesToVersion2WithRowsIntact) 
   ASSERT_NE(store, nullptr);
   {
     SQLite::Database db(path, SQLite::OPEN_READONLY);
-    EXPECT_EQ(PragmaInt(db, "user_version"), 2);
+    EXPECT_EQ(PragmaInt(db, "user_version"), SqliteSchemaVersion());
     for (const char* table : {"api_key", "update_status", "update_event"}) {
       EXPECT_TRUE(db.tableExists(table)) << table;
     }
@@ -365,6 +365,41 @@ TEST(SqliteMetadataStoreTest, Version1DatabaseMigratesToVersion2WithRowsIntact) 
 
 // The references of the version-2 tables: the tenant RESTRICT, the device CASCADE, and
 // none to a package (statuses and events keep a deleted package's id as history).
+TEST(SqliteMetadataStoreTest, Version2StatusesGetNoNoticesSentAndAnEmptyQueue) {
+  const std::string path = FreshPath("v2-to-v3");
+  BuildAtVersion(path, 2);
+  {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE);
+    db.exec("PRAGMA foreign_keys = ON");
+    db.exec("INSERT INTO tenant (id, name, created_time) VALUES ('t1', 'One', 1)");
+    db.exec(
+        "INSERT INTO device_profile (id, tenant_id, name, description, created_time, "
+        "firmware_id, software_id) VALUES ('p1', 't1', 'thermostat', '', 2, NULL, NULL)");
+    db.exec(
+        "INSERT INTO device (id, tenant_id, device_profile_id, name, type, access_token, "
+        "created_time, firmware_id, software_id) VALUES ('d1', 't1', 'p1', 'dev', "
+        "'default', 'tok', 4, NULL, NULL)");
+    db.exec(
+        "INSERT INTO update_status (tenant_id, device_id, type, state, target_package_id, "
+        "target_title, target_version, target_tag, target_ts, current_title, "
+        "current_version, error, state_since, last_activity) VALUES ('t1', 'd1', 1, 3, 'k1', "
+        "'fw', '2.0', 'fw 2.0', 10, 'fw', '1.0', '', 11, 12)");
+  }
+  std::unique_ptr<MetadataStore> store = MustOpen(path);
+  ASSERT_NE(store, nullptr);
+  FWOTA_EXPECT_OK(store->RunInTransaction([](MetadataTransaction& tx) {
+    absl::StatusOr<UpdateStatus> status = tx.GetUpdateStatus("d1", FIRMWARE);
+    EXPECT_TRUE(status.ok()) << status.status();
+    if (status.ok()) {
+      EXPECT_EQ(status->state(), ::fwota::v1::UPDATE_STATE_DOWNLOADING);
+      EXPECT_EQ(status->last_activity(), 12);
+      EXPECT_EQ(status->notices_sent(), 0);
+    }
+    EXPECT_EQ(Must(tx.CountNotices()), 0);
+    return absl::OkStatus();
+  }));
+}
+
 TEST(SqliteMetadataStoreTest, UpdateHistoryReferencesAreAsDesigned) {
   const std::string path = FreshPath("references");
   ASSERT_NE(MustOpen(path), nullptr);
@@ -448,6 +483,7 @@ TEST(SqliteMetadataStoreTest, EveryProtoFieldIsAColumn) {
       {"api_key", ApiKey::descriptor()},
       {"update_status", UpdateStatus::descriptor()},
       {"update_event", UpdateEvent::descriptor()},
+      {"ota_notice", ::fwota::v1::Notice::descriptor()},
   };
   for (const auto& [table, descriptor] : tables) {
     std::set<std::string> fields, columns;
