@@ -8,10 +8,14 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
+#include <atomic>
 #include <iterator>
 #include <map>
-#include <atomic>
 #include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "fwota/json_writer.h"
@@ -20,6 +24,7 @@
 #include "lib/audit/audit_log.h"
 #include "lib/registry/package_rules.h"
 #include "lib/registry/upload_pipeline.h"
+#include "lib/updates/notices.h"
 #include "lib/updates/update_state_machine.h"
 #include "lib/util/random.h"
 
@@ -46,6 +51,7 @@ using ::fwota::v1::DELETED;
 using ::fwota::v1::UNASSIGNED;
 using ::fwota::v1::UPDATED;
 
+constexpr OtaPackageType kTypes[] = {::fwota::v1::FIRMWARE, ::fwota::v1::SOFTWARE};
 constexpr char kNoPermission[] = "You don't have permission to perform this operation!";
 constexpr char kNotFoundMessage[] = "Requested item wasn't found!";
 constexpr int kAccessTokenLength = 20;
@@ -265,6 +271,10 @@ class OtaServiceImpl : public OtaService {
           device.set_access_token(std::string(access_token));
         }
         FWOTA_RETURN_IF_ERROR(tx.InsertDevice(device));
+        // A device born into a profile with a package gets it like any other member.
+        for (OtaPackageType type : {::fwota::v1::FIRMWARE, ::fwota::v1::SOFTWARE}) {
+          FWOTA_RETURN_IF_ERROR(QueueIfTargetChanged(tx, device, type, Explanation{}, "profile"));
+        }
         return Audit(tx, ctx, SubjectOf(device), ADDED, absl::OkStatus());
       });
     }
@@ -301,6 +311,46 @@ class OtaServiceImpl : public OtaService {
     });
     if (!s.ok()) return Failed(ctx, subject, DELETED, s);
     return s;
+  }
+
+  absl::StatusOr<Device> MoveDevice(const TenantContext& ctx, absl::string_view device_id,
+                                    absl::string_view profile_id_or_name) override {
+    AuditSubject subject{"DEVICE", std::string(device_id), ""};
+    Device device;
+    absl::Status s = Mutate([&](MetadataTransaction& tx) {
+      FWOTA_ASSIGN_OR_RETURN(device, OwnedBy(tx.GetDevice(device_id), ctx.tenant_id));
+      subject = SubjectOf(device);
+      absl::StatusOr<DeviceProfile> profile = FindProfileIn(tx, ctx, profile_id_or_name);
+      if (absl::IsNotFound(profile.status())) {
+        return absl::InvalidArgumentError("Device is referencing to non-existent device profile!");
+      }
+      FWOTA_RETURN_IF_ERROR(profile.status());
+      if (profile->id() == device.device_profile_id()) return absl::OkStatus();
+      // The device's own packages must belong to its new profile (ThingsBoard's check).
+      for (OtaPackageType type : {::fwota::v1::FIRMWARE, ::fwota::v1::SOFTWARE}) {
+        const std::string& own = internal::AssignedId(device, type);
+        if (!own.empty()) {
+          FWOTA_RETURN_IF_ERROR(
+              CheckAssignable(tx, ctx.tenant_id, profile->id(), type, own).status());
+        }
+      }
+      Explanation before[2];
+      for (int i = 0; i < 2; ++i) {
+        FWOTA_ASSIGN_OR_RETURN(before[i],
+                               internal::ExplainEffectivePackage(tx, device, kTypes[i]));
+      }
+      device.set_device_profile_id(profile->id());
+      FWOTA_RETURN_IF_ERROR(tx.UpdateDevice(device));
+      for (int i = 0; i < 2; ++i) {
+        FWOTA_RETURN_IF_ERROR(
+            QueueIfTargetChanged(tx, device, kTypes[i], before[i], "move to another profile"));
+      }
+      JsonWriter data;
+      data.BeginObject().Field("deviceProfileId", profile->id()).EndObject();
+      return Audit(tx, ctx, subject, UPDATED, absl::OkStatus(), data.str());
+    });
+    if (!s.ok()) return Failed(ctx, subject, UPDATED, s);
+    return device;
   }
 
   absl::StatusOr<Device> AuthenticateDevice(absl::string_view access_token) override {
@@ -530,19 +580,22 @@ class OtaServiceImpl : public OtaService {
           FWOTA_RETURN_IF_ERROR(
               CheckAssignable(tx, ctx.tenant_id, profile.id(), type, package_id).status());
         }
-        // Only the profile's devices without their own assignment follow it.
-        FWOTA_ASSIGN_OR_RETURN(std::vector<Device> members,
-                               tx.ListDevices(ctx.tenant_id, profile.id()));
-        std::vector<Explanation> before;
-        for (const Device& d : members) {
-          FWOTA_ASSIGN_OR_RETURN(Explanation e, internal::ExplainEffectivePackage(tx, d, type));
-          before.push_back(std::move(e));
+        // Only the profile's devices without their own assignment follow it: their
+        // effective package was the profile's and becomes the new one.
+        const std::string old_id = internal::AssignedId(profile, type);
+        std::optional<OtaPackage> after;
+        if (!package_id.empty()) {
+          FWOTA_ASSIGN_OR_RETURN(after, tx.GetPackage(package_id));
         }
         internal::SetAssignedId(profile, type, std::string(package_id));
         FWOTA_RETURN_IF_ERROR(tx.UpdateProfile(profile));
-        for (size_t i = 0; i < members.size(); ++i) {
-          if (!internal::AssignedId(members[i], type).empty()) continue;
-          FWOTA_RETURN_IF_ERROR(QueueIfTargetChanged(tx, members[i], type, before[i], "profile"));
+        if (old_id != package_id) {
+          FWOTA_ASSIGN_OR_RETURN(std::vector<Device> members,
+                                 tx.ListDevices(ctx.tenant_id, profile.id()));
+          for (const Device& member : members) {
+            if (!internal::AssignedId(member, type).empty()) continue;
+            FWOTA_RETURN_IF_ERROR(QueueTarget(tx, member, type, after, "profile"));
+          }
         }
         return Audit(tx, ctx, subject, action, absl::OkStatus(),
                      AssignmentData(type, package_id));
@@ -657,6 +710,7 @@ class OtaServiceImpl : public OtaService {
           out.package.title(), " ", out.package.version()));
     }
     FWOTA_ASSIGN_OR_RETURN(out.data, SharedReader(out.package));
+    NoteDownloadActivity(out.device.id(), type);
     return out;
   }
 
@@ -669,20 +723,8 @@ class OtaServiceImpl : public OtaService {
         FWOTA_ASSIGN_OR_RETURN(Explanation why,
                                internal::ExplainEffectivePackage(tx, device, type));
         if (!why.package.has_value()) continue;
-        const OtaPackage& p = *why.package;
-        const std::string prefix = type == ::fwota::v1::SOFTWARE ? "sw_" : "fw_";
-        auto text = [&](absl::string_view key, std::string value) {
-          all.push_back({absl::StrCat(prefix, key), std::move(value), 0, false});
-        };
-        text("title", p.title());
-        text("version", p.version());
-        text("tag", p.tag());
-        if (p.has_data()) {
-          all.push_back({prefix + "size", "", p.data_size(), true});
-          text("checksum_algorithm", std::string(ChecksumAlgorithmName(p.checksum_algorithm())));
-          text("checksum", p.checksum());
-        } else if (!p.url().empty()) {
-          text("url", p.url());
+        for (SharedAttribute& a : internal::PackageAttributes(type, *why.package)) {
+          all.push_back(std::move(a));
         }
       }
       return absl::OkStatus();
@@ -697,57 +739,125 @@ class OtaServiceImpl : public OtaService {
     return wanted;
   }
 
+  // Reports are group-committed: a caller that finds no write in progress writes every
+  // report queued so far in one transaction (one fsync), while the callers that arrive
+  // meanwhile wait and are written by the next one. Each caller returns once its own
+  // report is durable.
   absl::Status RecordDeviceReport(absl::string_view access_token,
                                   const DeviceReport& report) override {
     FWOTA_RETURN_IF_ERROR(CheckType(report.type));
-    FWOTA_ASSIGN_OR_RETURN(Device device, AuthenticateDevice(access_token));
-    const int64_t now = clock_.NowMillis();
-    return metadata_.RunInTransaction([&](MetadataTransaction& tx) {
-      UpdateStatus status;
-      absl::StatusOr<UpdateStatus> found = tx.GetUpdateStatus(device.id(), report.type);
-      if (found.ok()) {
-        status = *found;
-      } else if (absl::IsNotFound(found.status())) {
-        status.set_tenant_id(device.tenant_id());
-        status.set_device_id(device.id());
-        status.set_type(report.type);
-      } else {
-        return found.status();
+    if (access_token.empty()) return absl::UnauthenticatedError("Invalid device access token");
+    PendingReport mine{access_token, &report, clock_.NowMillis()};
+    reports_mu_.Lock();
+    pending_reports_.push_back(&mine);
+    while (!mine.done) {
+      if (writing_reports_) {
+        reports_cv_.Wait(&reports_mu_);
+        continue;
       }
-      // Until the update process writes QUEUED on every assignment change, a device's
-      // target is its effective package at the time of its first report (or after its
-      // assignment was removed and given again).
-      if (status.target_package_id().empty()) {
-        FWOTA_ASSIGN_OR_RETURN(Explanation why,
-                               internal::ExplainEffectivePackage(tx, device, report.type));
-        if (why.package.has_value()) {
-          status.set_target_package_id(why.package->id());
-          status.set_target_title(why.package->title());
-          status.set_target_version(why.package->version());
-          status.set_target_tag(why.package->tag());
-          status.set_target_ts(now);
+      writing_reports_ = true;
+      std::vector<PendingReport*> batch;
+      batch.swap(pending_reports_);
+      reports_mu_.Unlock();
+      WriteReports(batch);
+      reports_mu_.Lock();
+      for (PendingReport* p : batch) p->done = true;
+      writing_reports_ = false;
+      reports_cv_.SignalAll();
+    }
+    reports_mu_.Unlock();
+    return mine.result;
+  }
+
+  // ---- The update process ----
+
+  absl::StatusOr<DrainResult> DrainNotices(int64_t max_updates) override {
+    DrainResult result;
+    // Deletions first and unpaced (no download follows them), then updates within the
+    // budget; each batch is one transaction, its pushes go out after it commits.
+    for (bool deletions : {true, false}) {
+      while (true) {
+        const int64_t budget =
+            deletions ? kDrainBatch : std::min(kDrainBatch, max_updates - result.sent);
+        if (budget <= 0) break;
+        std::vector<AttributeNotice> pushes;
+        int64_t listed = 0;
+        FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+          pushes.clear();
+          FWOTA_ASSIGN_OR_RETURN(std::vector<Notice> notices,
+                                 tx.ListNotices(static_cast<int>(budget), deletions));
+          listed = static_cast<int64_t>(notices.size());
+          for (const Notice& notice : notices) {
+            FWOTA_RETURN_IF_ERROR(tx.DeleteNotice(notice.seq()));
+            FWOTA_ASSIGN_OR_RETURN(std::optional<AttributeNotice> push, SendNotice(tx, notice));
+            if (push.has_value()) pushes.push_back(*std::move(push));
+          }
+          return absl::OkStatus();
+        }));
+        for (AttributeNotice& push : pushes) {
+          if (push.updated.empty()) {
+            ++result.deletions;
+          } else {
+            ++result.sent;
+          }
+          if (options_.notifier != nullptr) options_.notifier->Notify(push);
         }
+        result.skipped += listed - static_cast<int64_t>(pushes.size());
+        if (listed < budget) break;
       }
-      UpdateEvent event;
-      event.set_id(internal::NewUuid());
-      event.set_tenant_id(device.tenant_id());
-      event.set_device_id(device.id());
-      event.set_type(report.type);
-      event.set_package_id(status.target_package_id());
-      event.set_title(report.current_title.empty() ? status.target_title() : report.current_title);
-      event.set_version(report.current_version.empty() ? status.target_version()
-                                                       : report.current_version);
-      event.set_error(report.error);
-      event.set_source("device");
-      event.set_created_time(now);
-      internal::ReportOutcome outcome = internal::ApplyDeviceReport(status, report, now);
-      status = std::move(outcome.status);
-      event.set_state(outcome.state);
-      event.set_accepted(outcome.accepted);
-      event.set_note(std::move(outcome.note));
-      FWOTA_RETURN_IF_ERROR(tx.PutUpdateStatus(status));
-      return tx.AppendUpdateEvent(event);
-    });
+    }
+    FWOTA_ASSIGN_OR_RETURN(result.remaining, CountQueuedNotices());
+    return result;
+  }
+
+  absl::StatusOr<int64_t> CountQueuedNotices() override {
+    int64_t count = 0;
+    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      FWOTA_ASSIGN_OR_RETURN(count, tx.CountNotices());
+      return absl::OkStatus();
+    }));
+    return count;
+  }
+
+  absl::StatusOr<StallSweepResult> SweepStalls(const StallPolicy& policy) override {
+    StallSweepResult result;
+    absl::flat_hash_map<std::pair<std::string, int>, int64_t> activity;
+    {
+      absl::MutexLock lock(&activity_mu_);
+      activity.swap(activity_);
+    }
+    if (!activity.empty()) {
+      FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+        for (const auto& [key, millis] : activity) {
+          FWOTA_RETURN_IF_ERROR(tx.TouchUpdateStatus(
+              key.first, static_cast<OtaPackageType>(key.second), millis));
+        }
+        return absl::OkStatus();
+      }));
+      result.touched = static_cast<int64_t>(activity.size());
+    }
+    const int64_t now = clock_.NowMillis();
+    for (UpdateState state :
+         {::fwota::v1::UPDATE_STATE_INITIATED, ::fwota::v1::UPDATE_STATE_DOWNLOADING,
+          ::fwota::v1::UPDATE_STATE_DOWNLOADED, ::fwota::v1::UPDATE_STATE_VERIFIED,
+          ::fwota::v1::UPDATE_STATE_UPDATING}) {
+      const int64_t silence = policy.silence_millis[state];
+      if (silence <= 0) continue;
+      while (true) {
+        int64_t handled = 0;
+        FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+          FWOTA_ASSIGN_OR_RETURN(std::vector<UpdateStatus> silent,
+                                 tx.ListSilentStatuses(state, now - silence, kDrainBatch));
+          handled = static_cast<int64_t>(silent.size());
+          for (UpdateStatus& status : silent) {
+            FWOTA_RETURN_IF_ERROR(HandleSilence(tx, status, silence, policy, now, result));
+          }
+          return absl::OkStatus();
+        }));
+        if (handled < kDrainBatch) break;
+      }
+    }
+    return result;
   }
 
   absl::StatusOr<UpdateStatus> GetUpdateStatus(const TenantContext& ctx,
@@ -875,8 +985,7 @@ class OtaServiceImpl : public OtaService {
   }
 
   // After an assignment change: when the device's effective package of `type` is not the
-  // one it was (`before`), its status becomes QUEUED with the new target (or, with no
-  // package left, goes back to no state and no target), and the history says so.
+  // one it was (`before`), QueueTarget.
   absl::Status QueueIfTargetChanged(MetadataTransaction& tx, const Device& device,
                                     OtaPackageType type, const Explanation& before,
                                     absl::string_view via) {
@@ -884,11 +993,20 @@ class OtaServiceImpl : public OtaService {
     const std::string old_id = before.package.has_value() ? before.package->id() : "";
     const std::string new_id = after.package.has_value() ? after.package->id() : "";
     if (old_id == new_id) return absl::OkStatus();
+    return QueueTarget(tx, device, type, after.package, via);
+  }
+
+  // The device's effective package of `type` is now `after` (or none): its status
+  // becomes QUEUED with the new target (with none, no state and no target), the history
+  // says so, and a notice (attributes, or their deletion) is queued for it, replacing
+  // any older one.
+  absl::Status QueueTarget(MetadataTransaction& tx, const Device& device, OtaPackageType type,
+                           const std::optional<OtaPackage>& after, absl::string_view via) {
     const int64_t now = clock_.NowMillis();
     UpdateStatus status;
     absl::StatusOr<UpdateStatus> found = tx.GetUpdateStatus(device.id(), type);
     if (found.ok()) {
-      status = *found;
+      status = *std::move(found);
     } else if (absl::IsNotFound(found.status())) {
       status.set_tenant_id(device.tenant_id());
       status.set_device_id(device.id());
@@ -907,8 +1025,14 @@ class OtaServiceImpl : public OtaService {
     status.set_error("");
     status.set_state_since(now);
     status.set_target_ts(now);
-    if (after.package.has_value()) {
-      const OtaPackage& p = *after.package;
+    status.set_notices_sent(0);
+    Notice notice;
+    notice.set_tenant_id(device.tenant_id());
+    notice.set_device_id(device.id());
+    notice.set_type(type);
+    notice.set_created_time(now);
+    if (after.has_value()) {
+      const OtaPackage& p = *after;
       status.set_state(::fwota::v1::UPDATE_STATE_QUEUED);
       status.set_target_package_id(p.id());
       status.set_target_title(p.title());
@@ -919,6 +1043,8 @@ class OtaServiceImpl : public OtaService {
       event.set_title(p.title());
       event.set_version(p.version());
       event.set_note(absl::StrCat("assigned through the ", via));
+      notice.set_package_id(p.id());
+      notice.set_reason("assigned");
     } else {
       status.set_state(::fwota::v1::UPDATE_STATE_UNSPECIFIED);
       status.set_target_package_id("");
@@ -927,9 +1053,239 @@ class OtaServiceImpl : public OtaService {
       status.set_target_tag("");
       event.set_state(::fwota::v1::UPDATE_STATE_UNSPECIFIED);
       event.set_note(absl::StrCat("unassigned through the ", via));
+      notice.set_reason("unassigned");
+    }
+    if (found.ok() || after.has_value()) {
+      FWOTA_RETURN_IF_ERROR(tx.PutUpdateStatus(status));
+      FWOTA_RETURN_IF_ERROR(tx.AppendUpdateEvent(event));
+    }
+    return tx.PutNotice(notice);
+  }
+
+  struct PendingReport {
+    absl::string_view access_token;
+    const DeviceReport* report;
+    int64_t now;
+    absl::Status result;
+    bool done = false;
+  };
+
+  // Writes `batch` in one transaction; if that fails as a whole (a store error, or a
+  // device deleted meanwhile), each report on its own, so one bad report fails alone.
+  void WriteReports(const std::vector<PendingReport*>& batch) {
+    absl::Status all = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      for (PendingReport* p : batch) {
+        p->result = ApplyReport(tx, *p);
+        if (!p->result.ok() && !absl::IsUnauthenticated(p->result)) return p->result;
+      }
+      return absl::OkStatus();
+    });
+    if (all.ok() || batch.size() == 1) {
+      if (!all.ok()) batch[0]->result = all;
+      return;
+    }
+    for (PendingReport* p : batch) {
+      absl::Status one = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+        p->result = ApplyReport(tx, *p);
+        return absl::IsUnauthenticated(p->result) ? absl::OkStatus() : p->result;
+      });
+      if (!one.ok()) p->result = one;
+    }
+  }
+
+  // One device report inside a transaction: kUnauthenticated (nothing written) for an
+  // unknown token.
+  absl::Status ApplyReport(MetadataTransaction& tx, const PendingReport& pending) {
+    const DeviceReport& report = *pending.report;
+    const int64_t now = pending.now;
+    absl::StatusOr<Device> found_device = tx.FindDeviceByAccessToken(pending.access_token);
+    if (absl::IsNotFound(found_device.status())) {
+      return absl::UnauthenticatedError("Invalid device access token");
+    }
+    FWOTA_RETURN_IF_ERROR(found_device.status());
+    const Device& device = *found_device;
+    UpdateStatus status;
+    absl::StatusOr<UpdateStatus> found = tx.GetUpdateStatus(device.id(), report.type);
+    if (found.ok()) {
+      status = *std::move(found);
+    } else if (absl::IsNotFound(found.status())) {
+      status.set_tenant_id(device.tenant_id());
+      status.set_device_id(device.id());
+      status.set_type(report.type);
+    } else {
+      return found.status();
+    }
+    // A device whose package became effective before fwota tracked status (schema v1
+    // data): its target is its effective package at its first report.
+    if (status.target_package_id().empty()) {
+      FWOTA_ASSIGN_OR_RETURN(Explanation why,
+                             internal::ExplainEffectivePackage(tx, device, report.type));
+      if (why.package.has_value()) {
+        status.set_target_package_id(why.package->id());
+        status.set_target_title(why.package->title());
+        status.set_target_version(why.package->version());
+        status.set_target_tag(why.package->tag());
+        status.set_target_ts(now);
+      }
+    }
+    UpdateEvent event;
+    event.set_id(internal::NewUuid());
+    event.set_tenant_id(device.tenant_id());
+    event.set_device_id(device.id());
+    event.set_type(report.type);
+    event.set_package_id(status.target_package_id());
+    event.set_title(report.current_title.empty() ? status.target_title() : report.current_title);
+    event.set_version(report.current_version.empty() ? status.target_version()
+                                                     : report.current_version);
+    event.set_error(report.error);
+    event.set_source("device");
+    event.set_created_time(now);
+    internal::ReportOutcome outcome = internal::ApplyDeviceReport(status, report, now);
+    status = std::move(outcome.status);
+    event.set_state(outcome.state);
+    event.set_accepted(outcome.accepted);
+    event.set_note(std::move(outcome.note));
+    FWOTA_RETURN_IF_ERROR(tx.PutUpdateStatus(status));
+    return tx.AppendUpdateEvent(event);
+  }
+
+  // Sends one notice inside the drain's transaction (it is already off the queue): an
+  // update notice writes INITIATED and returns the push; a stale one returns nothing.
+  absl::StatusOr<std::optional<AttributeNotice>> SendNotice(MetadataTransaction& tx,
+                                                            const Notice& notice) {
+    absl::StatusOr<Device> device = tx.GetDevice(notice.device_id());
+    if (absl::IsNotFound(device.status())) return std::nullopt;
+    FWOTA_RETURN_IF_ERROR(device.status());
+    AttributeNotice push;
+    push.tenant_id = device->tenant_id();
+    push.device_id = device->id();
+    push.access_token = device->access_token();
+    push.type = notice.type();
+    FWOTA_ASSIGN_OR_RETURN(Explanation now_effective,
+                           internal::ExplainEffectivePackage(tx, *device, notice.type()));
+    if (notice.package_id().empty()) {
+      // Deletion: stale if the device has a package of this type again.
+      if (now_effective.package.has_value()) return std::nullopt;
+      push.deleted = internal::AttributeKeys(notice.type());
+      return push;
+    }
+    if (!now_effective.package.has_value() || now_effective.package->id() != notice.package_id()) {
+      return std::nullopt;
+    }
+    absl::StatusOr<UpdateStatus> found = tx.GetUpdateStatus(device->id(), notice.type());
+    if (!found.ok() && !absl::IsNotFound(found.status())) return found.status();
+    UpdateStatus status;
+    if (found.ok()) {
+      status = *std::move(found);
+    } else {
+      // A device whose package became effective before fwota tracked status.
+      status.set_tenant_id(device->tenant_id());
+      status.set_device_id(device->id());
+      status.set_type(notice.type());
+    }
+    if (status.target_package_id() == notice.package_id() &&
+        status.state() == ::fwota::v1::UPDATE_STATE_UPDATED) {
+      return std::nullopt;  // it already runs the target
+    }
+    if (notice.reason() == "re-notify" && status.last_activity() > notice.created_time()) {
+      return std::nullopt;  // it spoke up again while the notice waited
+    }
+    const OtaPackage& p = *now_effective.package;
+    const int64_t now = clock_.NowMillis();
+    status.set_state(::fwota::v1::UPDATE_STATE_INITIATED);
+    status.set_state_since(now);
+    status.set_error("");
+    if (status.target_package_id() != p.id()) {
+      status.set_target_package_id(p.id());
+      status.set_target_title(p.title());
+      status.set_target_version(p.version());
+      status.set_target_tag(p.tag());
+      status.set_target_ts(now);
+      status.set_notices_sent(0);
+    }
+    status.set_notices_sent(status.notices_sent() + 1);
+    UpdateEvent event;
+    event.set_id(internal::NewUuid());
+    event.set_tenant_id(device->tenant_id());
+    event.set_device_id(device->id());
+    event.set_type(notice.type());
+    event.set_state(::fwota::v1::UPDATE_STATE_INITIATED);
+    event.set_package_id(p.id());
+    event.set_title(p.title());
+    event.set_version(p.version());
+    event.set_source("server");
+    event.set_accepted(true);
+    event.set_note(status.notices_sent() == 1
+                       ? std::string("notice sent")
+                       : absl::StrCat("notice sent again (", status.notices_sent(), ")"));
+    event.set_created_time(now);
+    FWOTA_RETURN_IF_ERROR(tx.PutUpdateStatus(status));
+    FWOTA_RETURN_IF_ERROR(tx.AppendUpdateEvent(event));
+    push.updated = internal::PackageAttributes(notice.type(), p);
+    push.deleted = internal::DeletedKeys(notice.type(), push.updated);
+    return push;
+  }
+
+  // A device silent for `silence` ms in its state: notified again while it has
+  // re-notifications left, else FAILED.
+  absl::Status HandleSilence(MetadataTransaction& tx, UpdateStatus& status, int64_t silence,
+                             const StallPolicy& policy, int64_t now, StallSweepResult& result) {
+    const std::string state_name(UpdateStateName(status.state()));
+    const std::string quiet = absl::StrCat("no report or download for ",
+                                           internal::DurationText(now - std::max(
+                                               status.state_since(), status.last_activity())),
+                                           " in ", state_name);
+    UpdateEvent event;
+    event.set_id(internal::NewUuid());
+    event.set_tenant_id(status.tenant_id());
+    event.set_device_id(status.device_id());
+    event.set_type(status.type());
+    event.set_package_id(status.target_package_id());
+    event.set_title(status.target_title());
+    event.set_version(status.target_version());
+    event.set_source("server");
+    event.set_accepted(true);
+    event.set_created_time(now);
+    const int renotified = std::max(0, status.notices_sent() - 1);
+    if (!status.target_package_id().empty() && renotified < policy.renotify) {
+      Notice notice;
+      notice.set_tenant_id(status.tenant_id());
+      notice.set_device_id(status.device_id());
+      notice.set_type(status.type());
+      notice.set_package_id(status.target_package_id());
+      notice.set_reason("re-notify");
+      notice.set_created_time(now);
+      FWOTA_RETURN_IF_ERROR(tx.PutNotice(notice));
+      // The silence starts again; the state stays until the notice goes out.
+      status.set_last_activity(now);
+      event.set_state(status.state());
+      event.set_note(absl::StrCat(quiet, "; notifying again (", renotified + 1, " of ",
+                                  policy.renotify, ")"));
+      ++result.renotified;
+    } else {
+      status.set_state(::fwota::v1::UPDATE_STATE_FAILED);
+      status.set_state_since(now);
+      status.set_error(absl::StrCat("stalled: ", quiet,
+                                    renotified > 0
+                                        ? absl::StrCat(" after ", renotified, " re-notification(s)")
+                                        : std::string()));
+      event.set_state(::fwota::v1::UPDATE_STATE_FAILED);
+      event.set_error(status.error());
+      event.set_note(absl::StrCat("stall detector (limit ", internal::DurationText(silence),
+                                  " in ", state_name, ")"));
+      ++result.failed;
     }
     FWOTA_RETURN_IF_ERROR(tx.PutUpdateStatus(status));
     return tx.AppendUpdateEvent(event);
+  }
+
+  // Remembers that the device downloaded `type` now; SweepStalls writes it to the store
+  // (one write per device per sweep, not one per chunk).
+  void NoteDownloadActivity(const std::string& device_id, OtaPackageType type) {
+    const int64_t now = clock_.NowMillis();
+    absl::MutexLock lock(&activity_mu_);
+    int64_t& last = activity_[{device_id, static_cast<int>(type)}];
+    last = std::max(last, now);
   }
 
   // One reader per blob, shared by concurrent downloads (its verified-block cache too).
@@ -1207,6 +1563,15 @@ class OtaServiceImpl : public OtaService {
     int64_t expires_at = 0;
   };
   static constexpr int64_t kReaderTtlMillis = 10000;
+  // Notices (and silent statuses) handled per transaction.
+  static constexpr int64_t kDrainBatch = 512;
+  absl::Mutex reports_mu_;
+  absl::CondVar reports_cv_;
+  std::vector<PendingReport*> pending_reports_ ABSL_GUARDED_BY(reports_mu_);
+  bool writing_reports_ ABSL_GUARDED_BY(reports_mu_) = false;
+  absl::Mutex activity_mu_;
+  absl::flat_hash_map<std::pair<std::string, int>, int64_t> activity_
+      ABSL_GUARDED_BY(activity_mu_);
   absl::Mutex readers_mu_;
   std::map<std::string, CachedReader, std::less<>> readers_ ABSL_GUARDED_BY(readers_mu_);
 };

@@ -32,6 +32,15 @@ MATCHER_P(StatusCodeIs, code, std::string("has code ") + absl::StatusCodeToStrin
   return s.code() == code;
 }
 
+// EXPECT_THAT(f(), StatusHasSubstr(absl::StatusCode::kInvalidArgument, "non-existent"))
+MATCHER_P2(StatusHasSubstr, code, substring,
+           std::string("has code ") + absl::StatusCodeToString(code) + " and a message with \"" +
+               std::string(substring) + "\"") {
+  const absl::Status& s = GetStatus(arg);
+  *result_listener << "status is " << s;
+  return s.code() == code && s.message().find(substring) != absl::string_view::npos;
+}
+
 MATCHER(IsOk, "is OK") {
   const absl::Status& s = GetStatus(arg);
   *result_listener << "status is " << s;

@@ -26,6 +26,7 @@
 #include "fwota/checksum.h"
 #include "fwota/clock.h"
 #include "fwota/metadata_store.h"
+#include "fwota/notifier.h"
 
 namespace fwota {
 
@@ -88,13 +89,6 @@ struct DevicePackage {
   std::shared_ptr<BlobReader> data;
 };
 
-// One shared attribute as ThingsBoard sends it: fw_size is a number, the rest strings.
-struct SharedAttribute {
-  std::string key;
-  std::string text;       // when !is_number
-  int64_t number = 0;     // when is_number
-  bool is_number = false;
-};
 
 // What a device reported about one package type (ThingsBoard telemetry fw_state,
 // fw_error, current_fw_title, current_fw_version, or the sw_ ones). Empty fields were
@@ -105,6 +99,35 @@ struct DeviceReport {
   std::string error;
   std::string current_title;
   std::string current_version;
+};
+
+// What one DrainNotices call did.
+struct DrainResult {
+  int64_t sent = 0;       // update notices sent (each wrote INITIATED)
+  int64_t deletions = 0;  // attribute-deletion notices sent
+  int64_t skipped = 0;    // stale notices dropped (the package is no longer effective)
+  int64_t remaining = 0;  // notices still queued afterwards
+};
+
+// The stall detector's rules: how long a device may stay silent (no report, no
+// download) in each state before something happens, and how many times it is notified
+// again before it is marked FAILED.
+struct StallPolicy {
+  // Milliseconds of silence allowed in INITIATED, DOWNLOADING, DOWNLOADED, VERIFIED,
+  // UPDATING (indexed by UpdateState; other entries unused). 0: never a stall.
+  int64_t silence_millis[::fwota::v1::UpdateState_ARRAYSIZE] = {};
+  // Notices sent again to a silent device before it is marked FAILED.
+  int renotify = 2;
+  // Defaults: INITIATED 24 h (a sleeping device may wake late), DOWNLOADING, DOWNLOADED
+  // and VERIFIED 15 min, UPDATING 30 min (flashing and rebooting).
+  static StallPolicy Default();
+};
+
+// What one SweepStalls call did.
+struct StallSweepResult {
+  int64_t renotified = 0;  // silent devices notified again
+  int64_t failed = 0;      // silent devices marked FAILED
+  int64_t touched = 0;     // download activity written to the statuses
 };
 
 // "QUEUED" -> QUEUED; kInvalidArgument for anything else.
@@ -124,6 +147,9 @@ struct OtaServiceOptions {
   // 4 x 1 MiB.
   int upload_buffers = 4;
   size_t upload_buffer_size = 1 << 20;
+  // Where sent notices go (the transports' connected devices). Default: none (devices
+  // learn of their update when they ask for their attributes). Must outlive the service.
+  Notifier* notifier = nullptr;
   // Test hook: called at named points of multi-step operations ("upload.blob_written",
   // "upload.blob_committed", "delete.metadata_deleted") so crash tests can kill the
   // process exactly there. Default: none.
@@ -164,6 +190,13 @@ class OtaService {
                                             absl::string_view id_or_name) = 0;
   virtual absl::StatusOr<std::vector<Device>> ListDevices(const TenantContext& ctx) = 0;
   virtual absl::Status DeleteDevice(const TenantContext& ctx, absl::string_view id) = 0;
+  // Moves the device to another profile of the tenant. Its own assignments stay and must
+  // belong to the new profile (kFailedPrecondition "Can't assign firmware with different
+  // deviceProfile!" otherwise); where its effective package changes, the update process
+  // queues it as for any assignment change.
+  virtual absl::StatusOr<Device> MoveDevice(const TenantContext& ctx,
+                                            absl::string_view device_id,
+                                            absl::string_view profile_id_or_name) = 0;
   // The device of an access token; kUnauthenticated when there is none.
   virtual absl::StatusOr<Device> AuthenticateDevice(absl::string_view access_token) = 0;
 
@@ -264,6 +297,23 @@ class OtaService {
                                                                 OtaPackageType type,
                                                                 UpdateState state,
                                                                 const PageQuery& query) = 0;
+
+  // ---- The update process (fwotad runs these from UpdateWorker) ----
+
+  // Sends queued notices, oldest first: every attribute-deletion notice, and up to
+  // `max_updates` update notices (each writes INITIATED, counts in notices_sent, and goes
+  // to the notifier after its transaction commits); a notice whose package is no longer
+  // the device's effective one, or whose device already reports the target as UPDATED,
+  // is dropped. A notice leaves the queue in the same transaction that records it as
+  // sent, so a restart neither loses nor repeats one.
+  virtual absl::StatusOr<DrainResult> DrainNotices(int64_t max_updates) = 0;
+  // Writes the download activity seen since the last call into the statuses, then
+  // handles every device silent for longer than `policy` allows in its state: notified
+  // again (queued, history says why) while it has had at most `policy.renotify`
+  // re-notifications, else FAILED with an fw_error naming the state and the silence.
+  virtual absl::StatusOr<StallSweepResult> SweepStalls(const StallPolicy& policy) = 0;
+  // Notices waiting in the queue (all tenants).
+  virtual absl::StatusOr<int64_t> CountQueuedNotices() = 0;
 
   // Audit log of the tenant, newest first.
   virtual absl::StatusOr<Page<AuditEvent>> ListAudit(const TenantContext& ctx,

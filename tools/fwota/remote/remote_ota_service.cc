@@ -633,6 +633,19 @@ class RemoteOtaService : public OtaService {
   }
 
   HttpClient client_;
+
+  // The update process runs in the server.
+  absl::StatusOr<DrainResult> DrainNotices(int64_t) override {
+    return Unsupported("draining notices");
+  }
+  absl::StatusOr<StallSweepResult> SweepStalls(const StallPolicy&) override {
+    return Unsupported("the stall detector");
+  }
+  absl::StatusOr<int64_t> CountQueuedNotices() override { return Unsupported("the notice queue"); }
+  absl::StatusOr<Device> MoveDevice(const TenantContext&, absl::string_view,
+                                    absl::string_view) override {
+    return Unsupported("device move");
+  }
 };
 
 }  // namespace

@@ -1,0 +1,524 @@
+// The update process behind OtaService, against every store: assignment changes queue
+// notices (one per device and type), DrainNotices sends them in order within a budget
+// (INITIATED + attributes through the Notifier), skips stale ones, survives a restart
+// without losing or repeating one; the stall detector re-notifies and then fails silent
+// devices; device moves and new devices are queued; reports are group-committed.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "fwota/metadata_stores.h"
+#include "fwota/ota_service.h"
+#include "fwota/update_worker.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/status_matchers.h"
+
+namespace fwota {
+namespace {
+
+using ::fwota::testing::FakeClock;
+using ::fwota::testing::StatusCodeIs;
+using ::fwota::testing::StatusHasSubstr;
+using ::fwota::v1::FIRMWARE;
+using ::fwota::v1::SOFTWARE;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using Code = absl::StatusCode;
+
+constexpr UpdateState kQueued = ::fwota::v1::UPDATE_STATE_QUEUED;
+constexpr UpdateState kInitiated = ::fwota::v1::UPDATE_STATE_INITIATED;
+constexpr UpdateState kDownloading = ::fwota::v1::UPDATE_STATE_DOWNLOADING;
+constexpr UpdateState kFailed = ::fwota::v1::UPDATE_STATE_FAILED;
+constexpr UpdateState kUpdated = ::fwota::v1::UPDATE_STATE_UPDATED;
+constexpr int64_t kMinute = 60 * 1000;
+
+std::string NewTempDir() {
+  std::string templ = absl::StrCat(getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp",
+                                   "/upd.XXXXXX");
+  EXPECT_NE(mkdtemp(templ.data()), nullptr);
+  return templ;
+}
+
+// Keeps every notice it is given.
+class RecordingNotifier : public Notifier {
+ public:
+  void Notify(const AttributeNotice& notice) override {
+    absl::MutexLock lock(&mu_);
+    notices_.push_back(notice);
+  }
+  std::vector<AttributeNotice> notices() {
+    absl::MutexLock lock(&mu_);
+    return notices_;
+  }
+  std::vector<std::string> devices() {
+    std::vector<std::string> out;
+    for (const AttributeNotice& n : notices()) out.push_back(n.device_id);
+    return out;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<AttributeNotice> notices_;
+};
+
+struct StoreKind {
+  std::string name;
+  bool sqlite;
+};
+
+void PrintTo(const StoreKind& kind, std::ostream* os) { *os << kind.name; }
+
+class UpdateProcessTest : public ::testing::TestWithParam<StoreKind> {
+ protected:
+  void SetUp() override {
+    dir_ = NewTempDir();
+    if (GetParam().sqlite) {
+      ASSERT_OK_AND_ASSIGN(metadata_, OpenSqliteMetadataStore(dir_ + "/fwota.db"));
+    } else {
+      metadata_ = NewMemoryMetadataStore();
+    }
+    blobs_ = NewMemoryBlobStore();
+    clock_.set_auto_advance(1);
+    StartService();
+    ASSERT_OK_AND_ASSIGN(Tenant t1, service_->CreateTenant("tenant-one"));
+    a_ = {t1.id(), "alice"};
+    ASSERT_OK_AND_ASSIGN(profile_, service_->CreateProfile(a_, "thermostats", ""));
+    ASSERT_OK_AND_ASSIGN(other_profile_, service_->CreateProfile(a_, "gateways", ""));
+    for (int i = 0; i < 5; ++i) {
+      ASSERT_OK_AND_ASSIGN(Device d, service_->CreateDevice(a_, absl::StrCat("t-", i),
+                                                            profile_.id(),
+                                                            absl::StrCat("token-", i)));
+      devices_.push_back(d);
+    }
+    fw1_ = MakePackage("fw", "1.0", FIRMWARE, profile_.id());
+    fw2_ = MakePackage("fw", "2.0", FIRMWARE, profile_.id());
+  }
+
+  void StartService() {
+    service_.reset();
+    OtaServiceOptions options;
+    options.metadata = metadata_.get();
+    options.blobs = blobs_.get();
+    options.clock = &clock_;
+    options.notifier = &notifier_;
+    options.upload_buffer_size = 4096;
+    ASSERT_OK_AND_ASSIGN(service_, OtaService::Create(options));
+  }
+
+  OtaPackage MakePackage(const std::string& title, const std::string& version,
+                         OtaPackageType type, const std::string& profile_id) {
+    PackageInfoRequest info;
+    info.title = title;
+    info.version = version;
+    info.type = type;
+    info.device_profile_id = profile_id;
+    UploadRequest upload;
+    upload.file_name = "image.bin";
+    auto source = NewStringSource(absl::StrCat("image of ", title, " ", version));
+    absl::StatusOr<OtaPackage> p = service_->CreatePackageWithData(a_, info, upload, *source);
+    EXPECT_TRUE(p.ok()) << p.status();
+    return p.value_or(OtaPackage());
+  }
+
+  int64_t Queued() {
+    absl::StatusOr<int64_t> n = service_->CountQueuedNotices();
+    EXPECT_TRUE(n.ok()) << n.status();
+    return n.value_or(-1);
+  }
+
+  UpdateStatus Status(const Device& d, OtaPackageType type = FIRMWARE) {
+    absl::StatusOr<UpdateStatus> s = service_->GetUpdateStatus(a_, d.id(), type);
+    EXPECT_TRUE(s.ok()) << s.status();
+    return s.value_or(UpdateStatus());
+  }
+
+  // The device's history of `type`, oldest first, as "STATE/source/note".
+  std::vector<std::string> History(const Device& d, OtaPackageType type = FIRMWARE) {
+    PageQuery q;
+    q.page_size = 1000;
+    absl::StatusOr<Page<UpdateEvent>> page = service_->ListUpdateHistory(a_, d.id(), type, q);
+    EXPECT_TRUE(page.ok()) << page.status();
+    std::vector<std::string> out;
+    if (!page.ok()) return out;
+    for (auto it = page->data.rbegin(); it != page->data.rend(); ++it) {
+      out.push_back(absl::StrCat(UpdateStateName(it->state()), "/", it->source()));
+    }
+    return out;
+  }
+
+  int CountInHistory(const Device& d, const std::string& entry) {
+    int n = 0;
+    for (const std::string& e : History(d)) n += e == entry;
+    return n;
+  }
+
+  void Report(const Device& d, const std::string& state, const std::string& error = "") {
+    DeviceReport r;
+    r.type = FIRMWARE;
+    r.state = state;
+    r.error = error;
+    ASSERT_OK(service_->RecordDeviceReport(d.access_token(), r));
+  }
+
+  std::string dir_;
+  FakeClock clock_;
+  RecordingNotifier notifier_;
+  std::unique_ptr<MetadataStore> metadata_;
+  std::unique_ptr<BlobStore> blobs_;
+  std::unique_ptr<OtaService> service_;
+  TenantContext a_;
+  DeviceProfile profile_, other_profile_;
+  std::vector<Device> devices_;
+  OtaPackage fw1_, fw2_;
+};
+
+TEST_P(UpdateProcessTest, ProfileAssignmentQueuesEveryMemberAndDrainSendsInOrder) {
+  ASSERT_OK(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, fw1_.id()));
+  EXPECT_EQ(Queued(), 5);
+  for (const Device& d : devices_) EXPECT_EQ(Status(d).state(), kQueued);
+
+  ASSERT_OK_AND_ASSIGN(DrainResult first, service_->DrainNotices(2));
+  EXPECT_EQ(first.sent, 2);
+  EXPECT_EQ(first.remaining, 3);
+  EXPECT_THAT(notifier_.devices(), ElementsAre(devices_[0].id(), devices_[1].id()));
+  EXPECT_EQ(Status(devices_[0]).state(), kInitiated);
+  EXPECT_EQ(Status(devices_[0]).notices_sent(), 1);
+  EXPECT_EQ(Status(devices_[2]).state(), kQueued);
+
+  // The push carries ThingsBoard's attributes and names the keys that do not apply.
+  const AttributeNotice push = notifier_.notices()[0];
+  EXPECT_EQ(push.access_token, "token-0");
+  EXPECT_EQ(push.type, FIRMWARE);
+  std::vector<std::string> keys;
+  for (const SharedAttribute& a : push.updated) keys.push_back(a.key);
+  EXPECT_THAT(keys, ElementsAre("fw_title", "fw_version", "fw_tag", "fw_size",
+                                "fw_checksum_algorithm", "fw_checksum"));
+  EXPECT_EQ(push.updated[3].number, fw1_.data_size());
+  EXPECT_THAT(push.deleted, ElementsAre("fw_url"));
+
+  ASSERT_OK_AND_ASSIGN(DrainResult zero, service_->DrainNotices(0));
+  EXPECT_EQ(zero.sent, 0);
+  EXPECT_EQ(zero.remaining, 3);
+  ASSERT_OK_AND_ASSIGN(DrainResult rest, service_->DrainNotices(100));
+  EXPECT_EQ(rest.sent, 3);
+  EXPECT_EQ(rest.remaining, 0);
+  for (const Device& d : devices_) {
+    EXPECT_THAT(History(d), ElementsAre("QUEUED/server", "INITIATED/server"));
+  }
+}
+
+TEST_P(UpdateProcessTest, DeviceOverrideWinsAndIsNotTouchedByTheProfile) {
+  ASSERT_OK(service_->AssignDevicePackage(a_, devices_[0].id(), FIRMWARE, fw2_.id()));
+  ASSERT_OK(service_->DrainNotices(100));
+  ASSERT_OK(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, fw1_.id()));
+  // Four members follow the profile; the device with its own package keeps it.
+  EXPECT_EQ(Queued(), 4);
+  EXPECT_EQ(Status(devices_[0]).state(), kInitiated);
+  EXPECT_EQ(Status(devices_[0]).target_package_id(), fw2_.id());
+  EXPECT_EQ(Status(devices_[1]).target_package_id(), fw1_.id());
+}
+
+TEST_P(UpdateProcessTest, ReassignmentBeforeTheNoticeReplacesIt) {
+  ASSERT_OK(service_->AssignDevicePackage(a_, devices_[0].id(), FIRMWARE, fw1_.id()));
+  ASSERT_OK(service_->AssignDevicePackage(a_, devices_[0].id(), FIRMWARE, fw2_.id()));
+  EXPECT_EQ(Queued(), 1);
+  ASSERT_OK_AND_ASSIGN(DrainResult r, service_->DrainNotices(10));
+  EXPECT_EQ(r.sent, 1);
+  ASSERT_EQ(notifier_.notices().size(), 1u);
+  EXPECT_EQ(notifier_.notices()[0].updated[1].text, "2.0");
+  EXPECT_EQ(Status(devices_[0]).target_version(), "2.0");
+}
+
+TEST_P(UpdateProcessTest, ReassignmentMidDownloadQueuesTheNewTarget) {
+  ASSERT_OK(service_->AssignDevicePackage(a_, devices_[0].id(), FIRMWARE, fw1_.id()));
+  ASSERT_OK(service_->DrainNotices(10));
+  Report(devices_[0], "DOWNLOADING");
+  ASSERT_OK(service_->AssignDevicePackage(a_, devices_[0].id(), FIRMWARE, fw2_.id()));
+  UpdateStatus s = Status(devices_[0]);
+  EXPECT_EQ(s.state(), kQueued);
+  EXPECT_EQ(s.target_version(), "2.0");
+  EXPECT_EQ(s.notices_sent(), 0);
+  ASSERT_OK(service_->DrainNotices(10));
+  EXPECT_EQ(Status(devices_[0]).state(), kInitiated);
+  EXPECT_EQ(Status(devices_[0]).notices_sent(), 1);
+  // Downloads now get the new package.
+  ASSERT_OK_AND_ASSIGN(DevicePackage p,
+                       service_->OpenDevicePackage("token-0", FIRMWARE, "", ""));
+  EXPECT_EQ(p.package.version(), "2.0");
+}
+
+TEST_P(UpdateProcessTest, UnassignSendsTheDeletionEvenWithoutBudget) {
+  ASSERT_OK(service_->AssignDevicePackage(a_, devices_[0].id(), FIRMWARE, fw1_.id()));
+  ASSERT_OK(service_->DrainNotices(10));
+  ASSERT_OK(service_->AssignDevicePackage(a_, devices_[0].id(), FIRMWARE, ""));
+  UpdateStatus s = Status(devices_[0]);
+  EXPECT_EQ(s.state(), ::fwota::v1::UPDATE_STATE_UNSPECIFIED);
+  EXPECT_EQ(s.target_package_id(), "");
+  ASSERT_OK_AND_ASSIGN(DrainResult r, service_->DrainNotices(0));
+  EXPECT_EQ(r.deletions, 1);
+  EXPECT_EQ(r.sent, 0);
+  ASSERT_EQ(notifier_.notices().size(), 2u);
+  const AttributeNotice deletion = notifier_.notices()[1];
+  EXPECT_TRUE(deletion.updated.empty());
+  EXPECT_THAT(deletion.deleted, ElementsAre("fw_title", "fw_version", "fw_tag", "fw_size",
+                                            "fw_checksum_algorithm", "fw_checksum", "fw_url"));
+  ASSERT_OK_AND_ASSIGN(auto attributes, service_->DeviceSharedAttributes("token-0", {}));
+  EXPECT_TRUE(attributes.empty());
+}
+
+TEST_P(UpdateProcessTest, DeviceAlreadyRunningTheTargetIsNotNotified) {
+  ASSERT_OK(service_->AssignDevicePackage(a_, devices_[0].id(), FIRMWARE, fw1_.id()));
+  DeviceReport r;
+  r.type = FIRMWARE;
+  r.current_title = "fw";
+  r.current_version = "1.0";
+  ASSERT_OK(service_->RecordDeviceReport("token-0", r));
+  EXPECT_EQ(Status(devices_[0]).state(), kUpdated);
+  ASSERT_OK_AND_ASSIGN(DrainResult d, service_->DrainNotices(10));
+  EXPECT_EQ(d.sent, 0);
+  EXPECT_EQ(d.skipped, 1);
+  EXPECT_TRUE(notifier_.notices().empty());
+  EXPECT_EQ(Status(devices_[0]).state(), kUpdated);
+}
+
+TEST_P(UpdateProcessTest, NewDeviceInAProfileWithAPackageIsQueued) {
+  ASSERT_OK(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, fw1_.id()));
+  ASSERT_OK(service_->DrainNotices(100));
+  ASSERT_OK_AND_ASSIGN(Device late, service_->CreateDevice(a_, "late", profile_.id(), "late"));
+  EXPECT_EQ(Status(late).state(), kQueued);
+  EXPECT_EQ(Status(late).target_package_id(), fw1_.id());
+  ASSERT_OK_AND_ASSIGN(DrainResult d, service_->DrainNotices(100));
+  EXPECT_EQ(d.sent, 1);
+  // No software anywhere: no software status.
+  EXPECT_THAT(service_->GetUpdateStatus(a_, late.id(), SOFTWARE), StatusCodeIs(Code::kNotFound));
+}
+
+TEST_P(UpdateProcessTest, MovingADeviceToAnotherProfileQueuesItsNewPackage) {
+  OtaPackage gw = MakePackage("gw", "3.0", FIRMWARE, other_profile_.id());
+  ASSERT_OK(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, fw1_.id()));
+  ASSERT_OK(service_->AssignProfilePackage(a_, other_profile_.id(), FIRMWARE, gw.id()));
+  ASSERT_OK(service_->DrainNotices(100));
+  ASSERT_OK_AND_ASSIGN(Device moved, service_->MoveDevice(a_, devices_[1].id(), "gateways"));
+  EXPECT_EQ(moved.device_profile_id(), other_profile_.id());
+  UpdateStatus s = Status(devices_[1]);
+  EXPECT_EQ(s.state(), kQueued);
+  EXPECT_EQ(s.target_package_id(), gw.id());
+  // Moving to the profile it is in changes nothing.
+  ASSERT_OK(service_->MoveDevice(a_, devices_[1].id(), other_profile_.id()));
+  EXPECT_EQ(Queued(), 1);
+  // A device whose own package belongs to its profile cannot leave it with that package.
+  ASSERT_OK(service_->AssignDevicePackage(a_, devices_[2].id(), FIRMWARE, fw2_.id()));
+  EXPECT_THAT(service_->MoveDevice(a_, devices_[2].id(), other_profile_.id()),
+              StatusHasSubstr(Code::kFailedPrecondition, "different deviceProfile"));
+  EXPECT_THAT(service_->MoveDevice(a_, devices_[2].id(), "no such profile"),
+              StatusHasSubstr(Code::kInvalidArgument, "non-existent device profile"));
+  ASSERT_OK_AND_ASSIGN(Device unchanged, service_->FindDevice(a_, devices_[2].id()));
+  EXPECT_EQ(unchanged.device_profile_id(), profile_.id());
+  // Another tenant cannot move it.
+  ASSERT_OK_AND_ASSIGN(Tenant t2, service_->CreateTenant("tenant-two"));
+  TenantContext b{t2.id(), "bob"};
+  EXPECT_THAT(service_->MoveDevice(b, devices_[3].id(), other_profile_.id()),
+              StatusCodeIs(Code::kPermissionDenied));
+}
+
+TEST_P(UpdateProcessTest, RestartLosesNoNoticeAndSendsNoneTwice) {
+  ASSERT_OK(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, fw1_.id()));
+  ASSERT_OK(service_->DrainNotices(2));
+  // The service goes away; a new one starts over the same store (SQLite: a new process
+  // would open the same file, so the file is opened again).
+  service_.reset();
+  if (GetParam().sqlite) {
+    metadata_.reset();
+    ASSERT_OK_AND_ASSIGN(metadata_, OpenSqliteMetadataStore(dir_ + "/fwota.db"));
+  }
+  StartService();
+  EXPECT_EQ(Queued(), 3);
+  ASSERT_OK_AND_ASSIGN(DrainResult r, service_->DrainNotices(100));
+  EXPECT_EQ(r.sent, 3);
+  for (const Device& d : devices_) {
+    EXPECT_EQ(CountInHistory(d, "INITIATED/server"), 1) << d.name();
+    EXPECT_EQ(Status(d).state(), kInitiated);
+  }
+  EXPECT_EQ(notifier_.notices().size(), 5u);
+}
+
+TEST_P(UpdateProcessTest, SilentDeviceIsNotifiedAgainThenFailed) {
+  StallPolicy policy;
+  policy.silence_millis[kInitiated] = 10 * kMinute;
+  policy.silence_millis[kDownloading] = 5 * kMinute;
+  policy.renotify = 2;
+  ASSERT_OK(service_->AssignDevicePackage(a_, devices_[0].id(), FIRMWARE, fw1_.id()));
+  ASSERT_OK(service_->DrainNotices(10));
+  ASSERT_OK_AND_ASSIGN(StallSweepResult early, service_->SweepStalls(policy));
+  EXPECT_EQ(early.renotified + early.failed, 0);
+  for (int round = 1; round <= 2; ++round) {
+    clock_.Advance(10 * kMinute + 1);
+    ASSERT_OK_AND_ASSIGN(StallSweepResult swept, service_->SweepStalls(policy));
+    EXPECT_EQ(swept.renotified, 1) << round;
+    ASSERT_OK_AND_ASSIGN(DrainResult d, service_->DrainNotices(10));
+    EXPECT_EQ(d.sent, 1) << round;
+    EXPECT_EQ(Status(devices_[0]).notices_sent(), round + 1);
+  }
+  clock_.Advance(10 * kMinute + 1);
+  ASSERT_OK_AND_ASSIGN(StallSweepResult last, service_->SweepStalls(policy));
+  EXPECT_EQ(last.failed, 1);
+  UpdateStatus s = Status(devices_[0]);
+  EXPECT_EQ(s.state(), kFailed);
+  EXPECT_THAT(s.error(), HasSubstr("stalled: no report or download for 10m"));
+  EXPECT_THAT(s.error(), HasSubstr("in INITIATED after 2 re-notification(s)"));
+  EXPECT_EQ(notifier_.notices().size(), 3u);
+  // FAILED is final: later sweeps leave it alone.
+  clock_.Advance(60 * kMinute);
+  ASSERT_OK_AND_ASSIGN(StallSweepResult after, service_->SweepStalls(policy));
+  EXPECT_EQ(after.renotified + after.failed, 0);
+}
+
+TEST_P(UpdateProcessTest, DownloadActivityIsNotSilence) {
+  StallPolicy policy;
+  policy.silence_millis[kDownloading] = 5 * kMinute;
+  policy.renotify = 0;
+  ASSERT_OK(service_->AssignDevicePackage(a_, devices_[0].id(), FIRMWARE, fw1_.id()));
+  ASSERT_OK(service_->AssignDevicePackage(a_, devices_[1].id(), FIRMWARE, fw1_.id()));
+  ASSERT_OK(service_->DrainNotices(10));
+  Report(devices_[0], "DOWNLOADING");
+  Report(devices_[1], "DOWNLOADING");
+  // Device 0 downloads a chunk every 4 minutes for 20 minutes; device 1 goes quiet.
+  for (int i = 0; i < 5; ++i) {
+    clock_.Advance(4 * kMinute);
+    ASSERT_OK(service_->OpenDevicePackage("token-0", FIRMWARE, "", ""));
+    ASSERT_OK(service_->SweepStalls(policy));
+  }
+  EXPECT_EQ(Status(devices_[0]).state(), kDownloading);
+  UpdateStatus quiet = Status(devices_[1]);
+  EXPECT_EQ(quiet.state(), kFailed);
+  EXPECT_THAT(quiet.error(), HasSubstr("in DOWNLOADING"));
+  // A device report moves the clock too: no stall while it keeps talking.
+  Report(devices_[0], "DOWNLOADED");
+  clock_.Advance(60 * kMinute);  // DOWNLOADED has no limit in this policy
+  ASSERT_OK(service_->SweepStalls(policy));
+  EXPECT_EQ(Status(devices_[0]).state(), ::fwota::v1::UPDATE_STATE_DOWNLOADED);
+}
+
+TEST_P(UpdateProcessTest, RenotifyNoticeIsDroppedWhenTheDeviceSpeaksUpMeanwhile) {
+  StallPolicy policy;
+  policy.silence_millis[kDownloading] = 5 * kMinute;
+  policy.renotify = 1;
+  ASSERT_OK(service_->AssignDevicePackage(a_, devices_[0].id(), FIRMWARE, fw1_.id()));
+  ASSERT_OK(service_->DrainNotices(10));
+  Report(devices_[0], "DOWNLOADING");
+  clock_.Advance(6 * kMinute);
+  ASSERT_OK_AND_ASSIGN(StallSweepResult swept, service_->SweepStalls(policy));
+  EXPECT_EQ(swept.renotified, 1);
+  Report(devices_[0], "DOWNLOADED");  // before the notice goes out
+  ASSERT_OK_AND_ASSIGN(DrainResult d, service_->DrainNotices(10));
+  EXPECT_EQ(d.sent, 0);
+  EXPECT_EQ(d.skipped, 1);
+  EXPECT_EQ(Status(devices_[0]).state(), ::fwota::v1::UPDATE_STATE_DOWNLOADED);
+}
+
+TEST_P(UpdateProcessTest, ConcurrentReportsAreAllRecorded) {
+  ASSERT_OK(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, fw1_.id()));
+  ASSERT_OK(service_->DrainNotices(100));
+  constexpr int kThreads = 10;
+  constexpr int kReports = 20;
+  std::atomic<int> unauthenticated{0}, other_errors{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kReports; ++i) {
+        DeviceReport r;
+        r.type = FIRMWARE;
+        r.state = "DOWNLOADING";
+        // Every other thread of the odd ones sends a bad token in the same batches.
+        const std::string token = t % 2 == 1 ? "no-such-token" : absl::StrCat("token-", t / 2);
+        absl::Status s = service_->RecordDeviceReport(token, r);
+        if (absl::IsUnauthenticated(s)) {
+          ++unauthenticated;
+        } else if (!s.ok()) {
+          ++other_errors;
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(unauthenticated.load(), kThreads / 2 * kReports);
+  EXPECT_EQ(other_errors.load(), 0);
+  for (const Device& d : devices_) {
+    EXPECT_EQ(CountInHistory(d, "DOWNLOADING/device"), kReports) << d.name();
+    EXPECT_EQ(Status(d).state(), kDownloading);
+  }
+}
+
+TEST_P(UpdateProcessTest, WorkerPacesNoticesWithTheTokenBucket) {
+  for (int i = 5; i < 20; ++i) {
+    ASSERT_OK(service_->CreateDevice(a_, absl::StrCat("t-", i), profile_.id(),
+                                     absl::StrCat("token-", i)));
+  }
+  ASSERT_OK(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, fw1_.id()));
+  UpdateWorkerOptions options;
+  options.notices_per_minute = 60;  // one a second after the burst
+  options.notice_burst = 4;
+  options.poll_millis = 20;
+  const absl::Time start = absl::Now();
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<UpdateWorker> worker,
+                       UpdateWorker::Start(*service_, options));
+  // The burst goes out at once...
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (notifier_.notices().size() < 4 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_GE(notifier_.notices().size(), 4u);
+  // ...then no faster than the rate allows.
+  absl::SleepFor(absl::Milliseconds(1500));
+  worker.reset();
+  const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
+  const size_t sent = notifier_.notices().size();
+  EXPECT_LE(sent, 4u + static_cast<size_t>(elapsed) + 1) << elapsed;
+  EXPECT_GE(sent, 5u) << "at least one token after the burst in " << elapsed << " s";
+  EXPECT_EQ(Queued(), static_cast<int64_t>(20 - sent));
+}
+
+TEST_P(UpdateProcessTest, UnlimitedWorkerDrainsEverythingAndRefusesBadOptions) {
+  ASSERT_OK(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, fw1_.id()));
+  UpdateWorkerOptions options;
+  options.notices_per_minute = 0;
+  options.poll_millis = 10;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<UpdateWorker> worker,
+                       UpdateWorker::Start(*service_, options));
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (notifier_.notices().size() < 5 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(notifier_.notices().size(), 5u);
+  worker.reset();
+  UpdateWorkerOptions bad;
+  bad.notice_burst = 0;
+  EXPECT_THAT(UpdateWorker::Start(*service_, bad), StatusCodeIs(Code::kInvalidArgument));
+  bad = UpdateWorkerOptions();
+  bad.notices_per_minute = -1;
+  EXPECT_THAT(UpdateWorker::Start(*service_, bad), StatusCodeIs(Code::kInvalidArgument));
+  bad = UpdateWorkerOptions();
+  bad.stall.silence_millis[kDownloading] = -5;
+  EXPECT_THAT(UpdateWorker::Start(*service_, bad), StatusCodeIs(Code::kInvalidArgument));
+}
+
+INSTANTIATE_TEST_SUITE_P(AllStores, UpdateProcessTest,
+                         ::testing::Values(StoreKind{"memory", false}, StoreKind{"sqlite", true}),
+                         [](const ::testing::TestParamInfo<StoreKind>& info) {
+                           return info.param.name;
+                         });
+
+}  // namespace
+}  // namespace fwota
