@@ -62,19 +62,21 @@ TokenBucket::TokenBucket(int64_t per_minute, int64_t burst, int64_t now_millis)
 void TokenBucket::Refill(int64_t now_millis) {
   if (now_millis <= last_millis_) return;
   const int64_t elapsed = std::min<int64_t>(now_millis - last_millis_, int64_t{1} << 32);
-  units_ = std::min(burst_ * kUnits, units_ + elapsed * per_minute_);
+  // Whole tokens stop at the burst; the part of the next token keeps growing, so a
+  // caller that takes every token as it comes gets exactly the rate.
+  units_ = std::min(burst_ * kUnits + kUnits - 1, units_ + elapsed * per_minute_);
   last_millis_ = now_millis;
 }
 
 int64_t TokenBucket::Available(int64_t now_millis) {
   if (unlimited()) return std::numeric_limits<int64_t>::max() / 2;
   Refill(now_millis);
-  return units_ / kUnits;
+  return std::min(units_ / kUnits, burst_);
 }
 
 void TokenBucket::Take(int64_t n) {
   if (unlimited()) return;
-  units_ = std::max<int64_t>(0, units_ - n * kUnits);
+  units_ = std::max<int64_t>(0, std::min(units_, burst_ * kUnits + kUnits - 1) - n * kUnits);
 }
 
 int64_t TokenBucket::MillisUntilNext(int64_t now_millis) {
