@@ -25,6 +25,7 @@
 #include <exception>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,6 +36,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "adapters/common/status_mapping.h"
+#include "adapters/http/dashboard.h"
 #include "adapters/http/internal/ota_http_util.h"
 #include "adapters/http/internal/ota_routes.h"
 
@@ -157,7 +159,11 @@ class OtaHttpApi {
 
   HttpResponse Dispatch(const HttpRequest& request, ByteSource& body) const {
     absl::string_view path = request.path;
-    if (!absl::StartsWith(path, kApiPrefix)) return NoRoute(request);
+    if (!absl::StartsWith(path, kApiPrefix)) {
+      // The dashboard's static files (no API key: the page's API calls carry it).
+      if (std::optional<HttpResponse> page = ServeDashboard(request)) return *std::move(page);
+      return NoRoute(request);
+    }
     path.remove_prefix(kApiPrefix.size());
     Segments segments;
     for (absl::string_view segment : absl::StrSplit(path, '/')) {
