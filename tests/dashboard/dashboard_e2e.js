@@ -10,8 +10,9 @@
 //   FWOTAD                 the fwotad binary
 //   FWOTA_NODE_MODULES     tests/dashboard/node_modules (from `npm ci`)
 //   FWOTA_CHROMIUM         the browser (/usr/bin/chromium)
-//   FWOTA_DASHBOARD_SCREENSHOT  where to write the screenshot (default: the test's
-//                          undeclared outputs, else its temporary directory)
+//   FWOTA_E2E_OUT          where screenshots go (Bazel's undeclared outputs, or
+//                          /tmp/fwota-dashboard-e2e by hand)
+//   FWOTA_DASHBOARD_SCREENSHOT  the main screenshot's path (default: FWOTA_E2E_OUT/dashboard.png)
 // Every wait is a condition with a timeout; nothing sleeps a fixed time.
 'use strict';
 
@@ -25,7 +26,7 @@ const { chromium } = require(path.join(process.env.FWOTA_NODE_MODULES, 'playwrig
 const FWOTAD = process.env.FWOTAD;
 const CHROMIUM = process.env.FWOTA_CHROMIUM || '/usr/bin/chromium';
 const TMP = process.env.TEST_TMPDIR || fs.mkdtempSync('/tmp/fwota-dashboard-');
-const OUT = process.env.TEST_UNDECLARED_OUTPUTS_DIR || TMP;
+const OUT = process.env.FWOTA_E2E_OUT || process.env.TEST_UNDECLARED_OUTPUTS_DIR || TMP;
 const SCREENSHOT = process.env.FWOTA_DASHBOARD_SCREENSHOT || path.join(OUT, 'dashboard.png');
 const DEVICES = 20;
 const WAIT_MS = 15000;

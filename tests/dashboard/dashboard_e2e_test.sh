@@ -42,11 +42,19 @@ have=$(node -p "require('$modules/playwright-core/package.json').version")
 # Chromium needs a writable HOME, and a short TMPDIR: its profile (made there by
 # playwright) holds a Unix socket, and Bazel's TEST_TMPDIR is longer than a socket path
 # may be (108 bytes).
-tmp=${TEST_TMPDIR:-$(mktemp -d /tmp/fwota-dashboard-e2e.XXXXXX)}
 short_tmp=$(mktemp -d /tmp/fwota-e2e.XXXXXX)
+if [ -n "${TEST_TMPDIR:-}" ]; then
+  tmp=$TEST_TMPDIR
+else
+  tmp=$short_tmp/test  # by hand: everything goes with the short directory
+fi
 trap 'rm -rf "$short_tmp"' EXIT
 mkdir -p "$tmp/home"
+# Screenshots: Bazel's undeclared outputs (outputs.zip), by hand a fixed folder.
+out=${TEST_UNDECLARED_OUTPUTS_DIR:-/tmp/fwota-dashboard-e2e}
+mkdir -p "$out"
 
 export FWOTAD=$fwotad FWOTA_NODE_MODULES=$modules FWOTA_CHROMIUM=$chromium TEST_TMPDIR=$tmp
+export FWOTA_E2E_OUT=$out
 export HOME=$tmp/home TMPDIR=$short_tmp XDG_CONFIG_HOME=$tmp/home/.config XDG_CACHE_HOME=$tmp/home/.cache
 node "$dir/dashboard_e2e.js"
