@@ -153,4 +153,24 @@ std::string SharedAttributesResponseJson(const std::vector<SharedAttribute>& att
   return w.str();
 }
 
+std::string AttributeUpdateJson(const AttributeNotice& notice) {
+  JsonWriter w;
+  w.BeginObject();
+  for (const SharedAttribute& a : notice.updated) {
+    w.Key(a.key);
+    if (a.is_number) {
+      w.Int(a.number);
+    } else {
+      w.String(a.text);
+    }
+  }
+  if (!notice.deleted.empty()) {
+    w.Key("deleted").BeginArray();
+    for (const std::string& key : notice.deleted) w.String(key);
+    w.EndArray();
+  }
+  w.EndObject();
+  return w.str();
+}
+
 }  // namespace fwota::adapters

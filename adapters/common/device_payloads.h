@@ -37,6 +37,11 @@ void WriteSharedAttributeValues(JsonWriter& w, const std::vector<SharedAttribute
 // are none (ThingsBoard leaves out an empty "shared", as it leaves out "client").
 std::string SharedAttributesResponseJson(const std::vector<SharedAttribute>& attributes);
 
+// An attribute-update push as ThingsBoard sends it to a subscribed device: the updated
+// values as one flat object, plus `"deleted":[keys]` when keys were removed:
+// `{"fw_title":"a","fw_size":123,"deleted":["fw_url"]}`, `{"deleted":["fw_title",...]}`.
+std::string AttributeUpdateJson(const AttributeNotice& notice);
+
 }  // namespace fwota::adapters
 
 #endif  // FWOTA_ADAPTERS_COMMON_DEVICE_PAYLOADS_H_

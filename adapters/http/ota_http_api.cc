@@ -95,6 +95,7 @@ const Route kRoutes[] = {
     {"GET", "v1/{token}/firmware", Auth::kDevice, internal::GetDeviceFirmware},
     {"GET", "v1/{token}/software", Auth::kDevice, internal::GetDeviceSoftware},
     {"GET", "v1/{token}/attributes", Auth::kDevice, internal::GetDeviceAttributes},
+    {"GET", "v1/{token}/attributes/updates", Auth::kDevice, internal::WaitDeviceAttributeUpdates},
     {"POST", "v1/{token}/telemetry", Auth::kDevice, internal::PostDeviceTelemetry},
 };
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "adapters/http/attribute_updates.h"
 #include "adapters/http/http_message.h"
 #include "fwota/ota_service.h"
 
@@ -18,6 +19,13 @@ struct OtaHttpApiOptions {
   int64_t max_chunk_size = 16 << 20;
   // Multipart envelope allowance beyond the service's package limit. Default 64 KiB.
   int64_t max_multipart_overhead = 64 << 10;
+  // Where long polls (GET /api/v1/{token}/attributes/updates) wait for notices; wire it
+  // into the service's Notifier. Null: long polls answer 408 after their timeout with no
+  // notice ever arriving. Must outlive the handler.
+  AttributeUpdateHub* attribute_updates = nullptr;
+  // Long-poll timeout when the device gives none (or 0), and the largest it may ask for.
+  int64_t default_long_poll_ms = 30000;
+  int64_t max_long_poll_ms = 600000;
 };
 
 // `service` must outlive the handler. Thread-safe (the handler may run on many

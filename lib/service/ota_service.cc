@@ -747,6 +747,8 @@ class OtaServiceImpl : public OtaService {
                                   const DeviceReport& report) override {
     FWOTA_RETURN_IF_ERROR(CheckType(report.type));
     if (access_token.empty()) return absl::UnauthenticatedError("Invalid device access token");
+    // A state name that is none of ThingsBoard's is refused before anything is written.
+    if (!report.state.empty()) FWOTA_RETURN_IF_ERROR(ParseUpdateState(report.state).status());
     PendingReport mine{access_token, &report, clock_.NowMillis()};
     reports_mu_.Lock();
     pending_reports_.push_back(&mine);

@@ -792,32 +792,32 @@ TEST_P(OtaServiceTest, DeviceReportsBecomeStatusAndHistory) {
   r = DeviceReport{};
   r.type = FIRMWARE;
   r.state = "EXPLODED";
-  ASSERT_OK(service_->RecordDeviceReport(token, r));  // recorded, not accepted
+  // Not a state at all: refused, and nothing is recorded.
+  EXPECT_THAT(service_->RecordDeviceReport(token, r),
+              StatusIs(Code::kInvalidArgument, "unknown OTA state \"EXPLODED\""));
   r = DeviceReport{};
   r.type = FIRMWARE;
   r.current_title = "fw";
   r.current_version = "0.9";
   ASSERT_OK(service_->RecordDeviceReport(token, r));
-  // No target was ever set (assignment does not write QUEUED yet): the states are
-  // recorded, not accepted; the versions the device reports are kept.
+  // No package was ever assigned: the states are recorded, not accepted; the versions
+  // the device reports are kept.
   ASSERT_OK_AND_ASSIGN(UpdateStatus status, service_->GetUpdateStatus(a_, device_.id(), FIRMWARE));
   EXPECT_EQ(status.state(), ::fwota::v1::UPDATE_STATE_UNSPECIFIED);
   EXPECT_EQ(status.error(), "");
   EXPECT_EQ(status.current_title(), "fw");
   EXPECT_EQ(status.current_version(), "0.9");
   ASSERT_OK_AND_ASSIGN(auto history, service_->ListUpdateHistory(a_, device_.id(), FIRMWARE, PageQuery{}));
-  ASSERT_EQ(history.total_elements, 4);
+  ASSERT_EQ(history.total_elements, 3);
   EXPECT_EQ(history.data[0].accepted(), true);
   EXPECT_EQ(history.data[0].version(), "0.9");
+  EXPECT_EQ(history.data[1].state(), ::fwota::v1::UPDATE_STATE_FAILED);
   EXPECT_EQ(history.data[1].accepted(), false);
-  EXPECT_NE(history.data[1].note().find("EXPLODED"), std::string::npos);
-  EXPECT_EQ(history.data[2].state(), ::fwota::v1::UPDATE_STATE_FAILED);
+  EXPECT_EQ(history.data[1].note(), "no package assigned");
+  EXPECT_EQ(history.data[1].error(), "flash write error");
+  EXPECT_EQ(history.data[2].state(), ::fwota::v1::UPDATE_STATE_DOWNLOADING);
   EXPECT_EQ(history.data[2].accepted(), false);
   EXPECT_EQ(history.data[2].note(), "no package assigned");
-  EXPECT_EQ(history.data[2].error(), "flash write error");
-  EXPECT_EQ(history.data[3].state(), ::fwota::v1::UPDATE_STATE_DOWNLOADING);
-  EXPECT_EQ(history.data[3].accepted(), false);
-  EXPECT_EQ(history.data[3].note(), "no package assigned");
   EXPECT_THAT(service_->RecordDeviceReport("bad token", r), StatusCodeIs(Code::kUnauthenticated));
   EXPECT_THAT(service_->GetUpdateStatus(b_, device_.id(), FIRMWARE),
               StatusCodeIs(Code::kPermissionDenied));

@@ -271,10 +271,6 @@ HttpResponse SaveDevice(const ApiContext& api, const RouteCall& call) {
       return ErrorResponse(
           absl::InvalidArgumentError("Updating the device name is not supported!"));
     }
-    if (!r->profile_id.empty() && r->profile_id != device.device_profile_id()) {
-      return ErrorResponse(
-          absl::InvalidArgumentError("Updating the device profile of a device is not supported!"));
-    }
   }
   auto assign = [&](OtaPackageType type) {
     return [&, type](const std::string& package_id) -> absl::Status {
@@ -285,6 +281,23 @@ HttpResponse SaveDevice(const ApiContext& api, const RouteCall& call) {
       return absl::OkStatus();
     };
   };
+  if (!create && !r->profile_id.empty() && r->profile_id != device.device_profile_id()) {
+    // A move to another profile. Overrides the body removes go first (the device could
+    // not leave their profile with them); the new ones are checked against the new
+    // profile after the move.
+    for (auto [field, type] : {std::pair{&r->firmware_id, ::fwota::v1::FIRMWARE},
+                               std::pair{&r->software_id, ::fwota::v1::SOFTWARE}}) {
+      if (field->state == IdField::kNull) {
+        absl::Status removed = ApplyAssignment(
+            *field, type == ::fwota::v1::FIRMWARE ? device.firmware_id() : device.software_id(),
+            assign(type));
+        if (!removed.ok()) return ErrorResponse(removed);
+      }
+    }
+    absl::StatusOr<Device> moved = api.service.MoveDevice(ctx, device.id(), r->profile_id);
+    if (!moved.ok()) return ErrorResponse(moved.status());
+    device = *std::move(moved);
+  }
   absl::Status s = ApplyAssignment(r->firmware_id, device.firmware_id(), assign(::fwota::v1::FIRMWARE));
   if (s.ok()) {
     s = ApplyAssignment(r->software_id, device.software_id(), assign(::fwota::v1::SOFTWARE));

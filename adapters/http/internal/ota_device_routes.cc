@@ -1,6 +1,7 @@
 // The device HTTP API: firmware / software downloads (whole, ThingsBoard chunks, RFC 7233
 // ranges), shared attributes and telemetry.
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "adapters/common/device_payloads.h"
 #include "adapters/http/internal/ota_http_util.h"
 #include "adapters/http/internal/ota_range.h"
@@ -134,10 +135,21 @@ HttpResponse PostDeviceTelemetry(const ApiContext& api, const RouteCall& call) {
   absl::StatusOr<std::string> json =
       ReadSmallBody(call.body, call.request.content_length, api.options.max_json_body);
   if (!json.ok()) return ErrorResponse(json.status());
-  absl::StatusOr<Device> device = api.service.AuthenticateDevice(token);
-  if (!device.ok()) return ErrorResponse(device.status());
   absl::StatusOr<std::vector<DeviceReport>> reports = adapters::ParseOtaTelemetry(*json);
+  // The token is checked first (401 before 400); RecordDeviceReport checks it itself, in
+  // the same transaction as the report, so only payloads without reports need a lookup.
+  if (!reports.ok() || reports->empty()) {
+    absl::StatusOr<Device> device = api.service.AuthenticateDevice(token);
+    if (!device.ok()) return ErrorResponse(device.status());
+  }
   if (!reports.ok()) return ErrorResponse(reports.status());
+  // All or nothing: a payload with one bad state records none of its reports.
+  for (const DeviceReport& report : *reports) {
+    if (report.state.empty()) continue;
+    if (absl::Status s = ParseUpdateState(report.state).status(); !s.ok()) {
+      return ErrorResponse(s);
+    }
+  }
   for (const DeviceReport& report : *reports) {
     absl::Status s = api.service.RecordDeviceReport(token, report);
     if (!s.ok()) return ErrorResponse(s);
@@ -145,6 +157,34 @@ HttpResponse PostDeviceTelemetry(const ApiContext& api, const RouteCall& call) {
   HttpResponse response;
   response.status = 200;
   return response;
+}
+
+HttpResponse WaitDeviceAttributeUpdates(const ApiContext& api, const RouteCall& call) {
+  const std::string& token = call.params[0];
+  absl::StatusOr<int64_t> timeout = NonNegativeParam(call.request, "timeout", 0);
+  if (!timeout.ok()) return ErrorResponse(timeout.status());
+  if (*timeout > api.options.max_long_poll_ms) {
+    return ErrorResponse(absl::InvalidArgumentError(
+        absl::StrCat("timeout ", *timeout, " exceeds the limit of ",
+                     api.options.max_long_poll_ms, " ms")));
+  }
+  absl::StatusOr<Device> device = api.service.AuthenticateDevice(token);
+  if (!device.ok()) return ErrorResponse(device.status());
+  const int64_t wait_ms = *timeout > 0 ? *timeout : api.options.default_long_poll_ms;
+  std::optional<AttributeNotice> notice;
+  if (api.options.attribute_updates != nullptr) {
+    notice = api.options.attribute_updates->Wait(device->access_token(),
+                                                 absl::Milliseconds(wait_ms));
+  } else {
+    absl::SleepFor(absl::Milliseconds(wait_ms));
+  }
+  if (!notice.has_value()) {
+    // ThingsBoard answers an expired subscription with 408 and no body.
+    HttpResponse response;
+    response.status = 408;
+    return response;
+  }
+  return JsonResponse(adapters::AttributeUpdateJson(*notice));
 }
 
 }  // namespace fwota::http::internal

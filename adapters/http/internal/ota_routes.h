@@ -65,6 +65,8 @@ HttpResponse GetDeviceFirmware(const ApiContext& api, const RouteCall& call);
 HttpResponse GetDeviceSoftware(const ApiContext& api, const RouteCall& call);
 HttpResponse GetDeviceAttributes(const ApiContext& api, const RouteCall& call);
 HttpResponse PostDeviceTelemetry(const ApiContext& api, const RouteCall& call);
+// GET v1/{token}/attributes/updates?timeout=MS: ThingsBoard's long poll.
+HttpResponse WaitDeviceAttributeUpdates(const ApiContext& api, const RouteCall& call);
 
 // ---- Shared by both downloads (ota_device_routes.cc) ----
 // The bytes of `package` from `reader`, with Content-Disposition / x-filename,

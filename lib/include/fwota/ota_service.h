@@ -270,10 +270,12 @@ class OtaService {
       absl::string_view access_token, const std::vector<std::string>& keys) = 0;
   // Records what a device reported: every report becomes an UpdateEvent in the history;
   // the device's UpdateStatus moves by the state machine of docs/architecture.md ("Device
-  // reports"): a report that makes no sense (unknown state, a state from the past, any
-  // state while no package is assigned) is recorded as not accepted and leaves the state
-  // alone. A status without a target takes the device's effective package as its target.
-  // kUnauthenticated for an unknown token.
+  // reports"): a report that makes no sense (a state from the past, any state while no
+  // package is assigned) is recorded as not accepted and leaves the state alone.
+  // kInvalidArgument (nothing recorded) for a state name that is not one of ThingsBoard's;
+  // kUnauthenticated for an unknown token. Concurrent reports are committed together
+  // (one transaction for all that arrive during the previous one); each call returns
+  // when its own report is durable.
   virtual absl::Status RecordDeviceReport(absl::string_view access_token,
                                           const DeviceReport& report) = 0;
   // The device's current update status of `type` (kNotFound when it never had one).

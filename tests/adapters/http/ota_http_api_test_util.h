@@ -198,6 +198,7 @@ class OtaHttpApiTest : public ::testing::Test {
     options.blobs = blobs_.get();
     options.clock = &clock_;
     options.max_package_size = kMaxPackageSize;
+    options.notifier = &hub_;
     options.upload_buffer_size = 4096;
     ASSERT_OK_AND_ASSIGN(service_, OtaService::Create(options));
     ASSERT_OK_AND_ASSIGN(Tenant a, service_->CreateTenant("tenant-a"));
@@ -211,6 +212,7 @@ class OtaHttpApiTest : public ::testing::Test {
     api_options_.max_json_body = 4096;
     api_options_.max_chunk_size = 64 * 1024;
     api_options_.max_multipart_overhead = 4096;
+    api_options_.attribute_updates = &hub_;
     handler_ = NewOtaHttpApi(*service_, api_options_);
   }
 
@@ -299,7 +301,7 @@ class OtaHttpApiTest : public ::testing::Test {
   }
 
   // Writes QUEUED with the target "fw" 1.0 (the package of SetUpAssignedFirmware) for the
-  // device, straight into the store: assignment does not write QUEUED yet.
+  // device, straight into the store (as the assignment did).
   void SetFirmwareTarget() {
     UpdateStatus queued;
     queued.set_tenant_id(a_.tenant_id);
@@ -317,6 +319,7 @@ class OtaHttpApiTest : public ::testing::Test {
   }
 
   ::fwota::testing::FakeClock clock_;
+  AttributeUpdateHub hub_;  // the service's notifier and the long polls' hub
   std::unique_ptr<MetadataStore> metadata_;
   std::unique_ptr<BlobStore> blobs_;
   std::unique_ptr<OtaService> service_;
