@@ -67,5 +67,47 @@ TEST(ConfigTest, ValidationNamesTheField) {
   EXPECT_THAT(ValidateConfig(c), StatusCodeIs(absl::StatusCode::kInvalidArgument));
 }
 
+TEST(ConfigTest, UpdateProcessDefaultsAndFile) {
+  ASSERT_OK_AND_ASSIGN(auto c, LoadConfig(""));
+  EXPECT_EQ(c.updates().notices_per_minute(), 100);
+  EXPECT_EQ(c.updates().notice_burst(), 100);
+  EXPECT_EQ(c.updates().stall_renotify(), 2);
+  EXPECT_EQ(c.updates().stall_sweep_interval_ms(), 5000);
+  // 0 (unlimited) and 0 re-notifications are kept when the file says so.
+  std::string path = WriteFile("u.textproto",
+                               "updates { notices_per_minute: 0 stall_renotify: 0 "
+                               "stall_timeouts: \"DOWNLOADING=2m\" }\n");
+  ASSERT_OK_AND_ASSIGN(c, LoadConfig(path));
+  EXPECT_EQ(c.updates().notices_per_minute(), 0);
+  EXPECT_EQ(c.updates().stall_renotify(), 0);
+  EXPECT_EQ(c.updates().notice_burst(), 100);
+  EXPECT_OK(ValidateConfig(c));
+}
+
+TEST(ConfigTest, StallTimeoutsParseOverTheDefaults) {
+  ASSERT_OK_AND_ASSIGN(StallPolicy p, ParseStallTimeouts(""));
+  EXPECT_EQ(p.silence_millis[::fwota::v1::UPDATE_STATE_INITIATED], 24 * 3600 * 1000);
+  EXPECT_EQ(p.silence_millis[::fwota::v1::UPDATE_STATE_UPDATING], 30 * 60 * 1000);
+  ASSERT_OK_AND_ASSIGN(p, ParseStallTimeouts(" DOWNLOADING=90s, UPDATING = 1h ,INITIATED=0"));
+  EXPECT_EQ(p.silence_millis[::fwota::v1::UPDATE_STATE_DOWNLOADING], 90 * 1000);
+  EXPECT_EQ(p.silence_millis[::fwota::v1::UPDATE_STATE_UPDATING], 3600 * 1000);
+  EXPECT_EQ(p.silence_millis[::fwota::v1::UPDATE_STATE_INITIATED], 0);
+  EXPECT_EQ(p.silence_millis[::fwota::v1::UPDATE_STATE_VERIFIED], 15 * 60 * 1000);
+  for (const char* bad : {"DOWNLOADING", "DOWNLOADING=", "DOWNLOADING=15", "DOWNLOADING=-1m",
+                          "QUEUED=1m", "UPDATED=1m", "FAILED=1m", "SLEEPING=1m", "=1m"}) {
+    EXPECT_THAT(ParseStallTimeouts(bad), StatusCodeIs(absl::StatusCode::kInvalidArgument)) << bad;
+  }
+  auto c = DefaultConfig();
+  c.mutable_updates()->set_stall_timeouts("DOWNLOADING=soon");
+  auto s = ValidateConfig(c);
+  EXPECT_NE(s.message().find("soon"), std::string::npos) << s;
+  c = DefaultConfig();
+  c.mutable_updates()->set_notices_per_minute(-1);
+  EXPECT_THAT(ValidateConfig(c), StatusCodeIs(absl::StatusCode::kInvalidArgument));
+  c = DefaultConfig();
+  c.mutable_updates()->set_notice_burst(0);
+  EXPECT_THAT(ValidateConfig(c), StatusCodeIs(absl::StatusCode::kInvalidArgument));
+}
+
 }  // namespace
 }  // namespace fwota::fwotad

@@ -3,7 +3,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 
@@ -36,6 +39,11 @@ class ErrorCollector : public google::protobuf::io::ErrorCollector {
   http->set_io_timeout_ms(30000);
   http->set_keep_alive_timeout_ms(60000);
   http->set_max_chunk_size(16 << 20);
+  auto* updates = c.mutable_updates();
+  updates->set_notices_per_minute(100);
+  updates->set_notice_burst(100);
+  updates->set_stall_renotify(2);
+  updates->set_stall_sweep_interval_ms(5000);
   return c;
 }
 
@@ -81,7 +89,48 @@ absl::Status ValidateConfig(const ::fwota::v1::FwotadConfig& c) {
   if (h.max_chunk_size() <= 0) {
     return absl::InvalidArgumentError("http max_chunk_size must be positive");
   }
-  return absl::OkStatus();
+  const auto& u = c.updates();
+  if (u.notices_per_minute() < 0) {
+    return absl::InvalidArgumentError("notices_per_minute must not be negative (0: unlimited)");
+  }
+  if (u.notice_burst() < 1) return absl::InvalidArgumentError("notice_burst must be at least 1");
+  if (u.stall_renotify() < 0) {
+    return absl::InvalidArgumentError("stall_renotify must not be negative");
+  }
+  if (u.stall_sweep_interval_ms() < 1) {
+    return absl::InvalidArgumentError("stall_sweep_interval_ms must be positive");
+  }
+  return ParseStallTimeouts(u.stall_timeouts()).status();
+}
+
+absl::StatusOr<StallPolicy> ParseStallTimeouts(absl::string_view text) {
+  StallPolicy policy = StallPolicy::Default();
+  for (absl::string_view item : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    item = absl::StripAsciiWhitespace(item);
+    const size_t eq = item.find('=');
+    if (eq == absl::string_view::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("stall_timeouts: \"", item, "\" is not STATE=DURATION"));
+    }
+    const absl::string_view name = absl::StripAsciiWhitespace(item.substr(0, eq));
+    const absl::string_view value = absl::StripAsciiWhitespace(item.substr(eq + 1));
+    absl::StatusOr<UpdateState> state = ParseUpdateState(name);
+    if (!state.ok() || *state < ::fwota::v1::UPDATE_STATE_INITIATED ||
+        *state > ::fwota::v1::UPDATE_STATE_UPDATING) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "stall_timeouts: \"", name,
+          "\" is not one of INITIATED, DOWNLOADING, DOWNLOADED, VERIFIED, UPDATING"));
+    }
+    absl::Duration duration;
+    if (value == "0") {
+      duration = absl::ZeroDuration();
+    } else if (!absl::ParseDuration(value, &duration) || duration < absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "stall_timeouts: \"", value, "\" is not a duration such as 90s, 15m or 24h"));
+    }
+    policy.silence_millis[*state] = absl::ToInt64Milliseconds(duration);
+  }
+  return policy;
 }
 
 }  // namespace fwota::fwotad

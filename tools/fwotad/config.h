@@ -6,6 +6,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "fwota/ota_service.h"
 #include "fwota/v1/config.pb.h"
 
 namespace fwota::fwotad {
@@ -21,6 +23,10 @@ absl::StatusOr<::fwota::v1::FwotadConfig> LoadConfig(const std::string& path);
 // Checks ranges (ports, sizes, TLS files given in pairs). kInvalidArgument naming the
 // field.
 absl::Status ValidateConfig(const ::fwota::v1::FwotadConfig& config);
+
+// "DOWNLOADING=15m,UPDATING=1h" over StallPolicy::Default() (the listed states change;
+// "0" turns one off). kInvalidArgument naming the bad part.
+absl::StatusOr<StallPolicy> ParseStallTimeouts(absl::string_view text);
 
 }  // namespace fwota::fwotad
 

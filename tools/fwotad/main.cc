@@ -16,10 +16,13 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "adapters/http/attribute_updates.h"
 #include "adapters/http/http_server.h"
 #include "adapters/http/ota_http_api.h"
 #include "fwota/data_dir.h"
+#include "fwota/notifier.h"
 #include "fwota/status_macros.h"
+#include "fwota/update_worker.h"
 #include "tools/fwotad/config.h"
 #include "tools/fwotad/log.h"
 
@@ -30,6 +33,15 @@ ABSL_FLAG(int32_t, http_port, 8080, "HTTP port (0: any free port)");
 ABSL_FLAG(std::string, http_tls_cert, "", "PEM certificate: with --http_tls_key, serve HTTPS only");
 ABSL_FLAG(std::string, http_tls_key, "", "PEM private key for --http_tls_cert");
 ABSL_FLAG(int64_t, max_package_size, int64_t{2} << 30, "largest package accepted, in bytes");
+ABSL_FLAG(int64_t, notices_per_minute, 100,
+          "update notices sent per minute on average (ThingsBoard: 100); 0: unlimited");
+ABSL_FLAG(int64_t, notice_burst, 100, "update notices that may go out at once after a quiet time");
+ABSL_FLAG(std::string, stall_timeouts, "",
+          "silence allowed per state before a device is a stall, e.g. "
+          "\"DOWNLOADING=15m,UPDATING=30m\" (defaults: INITIATED=24h, DOWNLOADING=15m, "
+          "DOWNLOADED=15m, VERIFIED=15m, UPDATING=30m; 0 turns a state off)");
+ABSL_FLAG(int32_t, stall_renotify, 2, "notices sent again to a silent device before it is FAILED");
+ABSL_FLAG(int64_t, stall_sweep_interval_ms, 5000, "how often the stall detector runs");
 ABSL_FLAG(std::string, port_file, "",
           "write the bound HTTP port to this file once listening (for scripts and tests)");
 
@@ -56,6 +68,20 @@ absl::StatusOr<::fwota::v1::FwotadConfig> EffectiveConfig() {
   }
   if (FlagChanged("max_package_size")) {
     config.set_max_package_size(absl::GetFlag(FLAGS_max_package_size));
+  }
+  auto* updates = config.mutable_updates();
+  if (FlagChanged("notices_per_minute")) {
+    updates->set_notices_per_minute(absl::GetFlag(FLAGS_notices_per_minute));
+  }
+  if (FlagChanged("notice_burst")) updates->set_notice_burst(absl::GetFlag(FLAGS_notice_burst));
+  if (FlagChanged("stall_timeouts")) {
+    updates->set_stall_timeouts(absl::GetFlag(FLAGS_stall_timeouts));
+  }
+  if (FlagChanged("stall_renotify")) {
+    updates->set_stall_renotify(absl::GetFlag(FLAGS_stall_renotify));
+  }
+  if (FlagChanged("stall_sweep_interval_ms")) {
+    updates->set_stall_sweep_interval_ms(absl::GetFlag(FLAGS_stall_sweep_interval_ms));
   }
   FWOTA_RETURN_IF_ERROR(ValidateConfig(config));
   return config;
@@ -104,8 +130,13 @@ int Run() {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  // Notices reach devices through every enabled transport's notifier.
+  NotifierFanout notifier;
+  http::AttributeUpdateHub long_polls;
+  notifier.Add(&long_polls);
   OtaServiceOptions service_options;
   service_options.max_package_size = config->max_package_size();
+  service_options.notifier = &notifier;
   absl::StatusOr<std::unique_ptr<DataDir>> data = DataDir::Open(config->data_dir(), service_options);
   if (!data.ok()) {
     Log("error", "cannot open the data directory",
@@ -118,8 +149,36 @@ int Run() {
     return 1;
   }
 
+  // ---- The update process: paced notices and the stall detector. ----
+  const ::fwota::v1::UpdatesConfig& updates = config->updates();
+  UpdateWorkerOptions worker_options;
+  worker_options.notices_per_minute = updates.notices_per_minute();
+  worker_options.notice_burst = updates.notice_burst();
+  worker_options.sweep_interval_millis = updates.stall_sweep_interval_ms();
+  worker_options.stall = *ParseStallTimeouts(updates.stall_timeouts());  // validated above
+  worker_options.stall.renotify = updates.stall_renotify();
+  worker_options.on_drain = [](const DrainResult& r) {
+    Log("info", "notices sent",
+        {{"sent", absl::StrCat(r.sent)}, {"deletions", absl::StrCat(r.deletions)},
+         {"skipped", absl::StrCat(r.skipped)}, {"queued", absl::StrCat(r.remaining)}});
+  };
+  worker_options.on_sweep = [](const StallSweepResult& r) {
+    Log("warn", "stalled devices",
+        {{"notified_again", absl::StrCat(r.renotified)}, {"failed", absl::StrCat(r.failed)}});
+  };
+  worker_options.on_error = [](const absl::Status& s) {
+    Log("error", "update process", {{"error", std::string(s.message())}});
+  };
+  absl::StatusOr<std::unique_ptr<UpdateWorker>> worker =
+      UpdateWorker::Start(service, worker_options);
+  if (!worker.ok()) {
+    Log("error", "cannot start the update process", {{"error", std::string(worker.status().message())}});
+    return 1;
+  }
+
   // ---- Adapters: wired here, and only here. ----
   http::OtaHttpApiOptions api_options;
+  api_options.attribute_updates = &long_polls;
   api_options.max_chunk_size = config->http().max_chunk_size();
   http::HttpServerOptions http_options;
   http_options.address = config->http().address();
@@ -154,7 +213,8 @@ int Run() {
                                        (*server)->port());
   Log("info", "fwotad listening",
       {{"url", url}, {"data_dir", config->data_dir()},
-       {"max_package_size", absl::StrCat(config->max_package_size())}});
+       {"max_package_size", absl::StrCat(config->max_package_size())},
+       {"notices_per_minute", absl::StrCat(updates.notices_per_minute())}});
   if (const std::string port_file = absl::GetFlag(FLAGS_port_file); !port_file.empty()) {
     std::ofstream(port_file + ".tmp") << (*server)->port() << "\n";
     ::rename((port_file + ".tmp").c_str(), port_file.c_str());
@@ -163,6 +223,8 @@ int Run() {
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   Log("info", "shutting down", {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
+  worker->reset();  // no notice goes out after this
+  long_polls.Shutdown();  // parked long polls answer now
   (*server)->Shutdown(absl::Milliseconds(config->shutdown_grace_ms()));
   server->reset();
   data->reset();  // closes the store and releases the data directory's lock
