@@ -1,10 +1,11 @@
 // The dashboard end to end, in Debian's headless Chromium driven by playwright-core:
 // a real fwotad on a free port with a temporary data directory; sign-in (a wrong key
 // refused, the right one kept in sessionStorage); upload and assignment through the page;
-// a fleet of devices (made through the REST API) reporting states through the device
-// HTTP API while the page, never reloaded, follows the counts and the table; the state
-// filter, the name search, the history dialog (by keyboard); deleting an unassigned
-// package, and the server's refusal for an assigned one. Saves a screenshot.
+// a fleet of devices (made through the REST API) that, once the server has notified
+// them, report states through the device HTTP API while the page, never reloaded,
+// follows the counts and the table; the state filter, the name search, the history
+// dialog (by keyboard); deleting an unassigned package, and the server's refusal for an
+// assigned one. Saves a screenshot.
 //
 // Run by dashboard_e2e_test.sh, which finds node_modules and Chromium and sets:
 //   FWOTAD                 the fwotad binary
@@ -264,6 +265,22 @@ async function main() {
     });
     log('assigned: the page shows the fleet waiting');
 
+    // The server notifies the devices at its own pace (QUEUED -> INITIATED); like real
+    // devices, they start downloading once notified (a report that came first would be
+    // overtaken by the notice's INITIATED).
+    await eventually('the server to notify every device', async () => {
+      const queued = await rest.admin('GET',
+        '/api/ota/devices?type=FIRMWARE&state=QUEUED&pageSize=1&page=0');
+      return queued.totalElements === 0 ? true : `${queued.totalElements} still QUEUED`;
+    }, 60000);
+    await eventually('the page to show 20 initiated at 5 %', async () => {
+      const c = await counts(page);
+      const rows = await deviceRows(page);
+      return c.waiting === 0 && c.updating === DEVICES &&
+        rows.every((r) => r.state === 'INITIATED' && r.progress === 5) ? true : c;
+    });
+    log('notified: the page shows the fleet initiated');
+
     // ---- The fleet reports; the page follows without a reload ----
     const report = (i, values) => rest.telemetry(`token-${deviceName(i)}`, values);
     const all = [...Array(DEVICES).keys()].map((k) => k + 1);
@@ -353,6 +370,7 @@ async function main() {
         'FAILED|fw 2.0|device|yes|Checksum verification failed (SHA256)',
         'DOWNLOADED|fw 2.0|device|yes|',
         'DOWNLOADING|fw 1.0|device|yes|',  // the title and version the device reported
+        'INITIATED|fw 2.0|server|yes|',
         'QUEUED|fw 2.0|server|yes|',
       ];
       return want.every((w) => events.some((e) => e === w || e.startsWith(w))) ? true : events;
