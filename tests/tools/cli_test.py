@@ -429,6 +429,25 @@ class AssignmentTest(CliTestBase):
         self.assertEqual(self.ok_json("explain", "--device=d", "--type=SOFTWARE")["source"],
                          "none")
 
+    def test_device_move(self):
+        p1, _, _ = self.make_package("fw", "1", "FIRMWARE", "p")
+        q1, _, _ = self.make_package("gw", "1", "FIRMWARE", "q", seed=3)
+        self.ok("assign", "--package=gw@1", "--profile=q")
+        moved = self.ok_json("device", "move", "d", "--profile=q")
+        self.assertEqual(moved["deviceProfileId"]["id"],
+                         self.ok_json("profile", "get", "q")["id"]["id"])
+        e = self.ok_json("explain", "--device=d")
+        self.assertEqual((e["source"], e["package"]["id"]), ("profile_default", q1["id"]))
+        self.assertIn("moved device d to profile p",
+                      self.ok("device", "move", "d", "--profile=p").out)
+        # Its own package belongs to p: it cannot leave p with it.
+        self.ok("assign", "--package=fw@1", "--device=d")
+        self.fails(EXIT_CONFLICT, "Can't assign firmware with different deviceProfile!",
+                   "device", "move", "d", "--profile=q")
+        self.fails(EXIT_NOT_FOUND, NOT_FOUND, "device", "move", "d", "--profile=nope")
+        self.fails(EXIT_USAGE, "flag --profile is required", "device", "move", "d")
+        self.assertEqual(self.ok_json("explain", "--device=d")["package"]["id"], p1["id"])
+
     def test_assignment_messages(self):
         self.make_package("sw", "1", "SOFTWARE", "p")
         self.ok("package", "create", "--title=empty", "--version=1", "--type=FIRMWARE",

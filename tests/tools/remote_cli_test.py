@@ -233,6 +233,16 @@ class FlowTest(RemoteTestBase):
         self.assertEqual(why["package"]["id"]["id"], pkg)
         self.assertIn("device_override", self.rok("explain", "--device=" + did).out)
 
+        # Move the device to another profile (its own package must stay in its profile).
+        self.rok("profile", "create", "--name=flow-other-profile")
+        self.rfails(EXIT_CONFLICT, "Can't assign firmware with different deviceProfile!",
+                    "device", "move", "flow-device", "--profile=flow-other-profile")
+        self.rjson("unassign", "--type=FIRMWARE", "--device=flow-device")
+        moved = self.rjson("device", "move", "flow-device", "--profile=flow-other-profile")
+        self.assertNotEqual(moved["deviceProfileId"]["id"], pid)
+        self.rjson("device", "move", "flow-device", "--profile=flow-profile")
+        self.rjson("assign", "--package=flow-fw@1.0", "--device=flow-device")
+
         # Download: identical bytes, to a file and to stdout; verify.
         out = os.path.join(self.tmp, "out.bin")
         r = self.rok("package", "download", "flow-fw@1.0", "--output=" + out)
@@ -264,6 +274,7 @@ class FlowTest(RemoteTestBase):
         self.rok("device", "delete", "flow-device")
         self.rok("package", "delete", "flow-other@2")
         self.rok("profile", "delete", "flow-profile")
+        self.rok("profile", "delete", "flow-other-profile")
         self.rfails(EXIT_NOT_FOUND, NOT_FOUND, "profile", "get", "flow-profile")
 
         # The audit log saw it all, under the API key's name.

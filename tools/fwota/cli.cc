@@ -41,7 +41,7 @@ constexpr char kUsage[] =
   tenant create NAME | tenant list
   profile create --name=N [--description=D] | profile list | profile get P | profile delete P
   device create --name=N --profile=P [--token=T] | device list | device get D
-  device credentials D | device delete D
+  device credentials D | device delete D | device move D --profile=P
   package create --title=T --version=V --type=FIRMWARE|SOFTWARE --profile=P
                  [--file=PATH [--checksum_algorithm=ALG] [--checksum=HEX] | --url=URL]
                  [--tag=TAG] [--description=TEXT]
@@ -92,6 +92,7 @@ constexpr Command kCommands[] = {
     {"device", "get", DeviceGet, true},
     {"device", "credentials", DeviceCredentials, true},
     {"device", "delete", DeviceDelete, true},
+    {"device", "move", DeviceMove, true},
     {"package", "create", PackageCreate, true},
     {"package", "upload", PackageUpload, true},
     {"package", "list", PackageList, true},

@@ -67,6 +67,7 @@ absl::Status DeviceList(Context& ctx, const std::vector<std::string>& args);
 absl::Status DeviceGet(Context& ctx, const std::vector<std::string>& args);
 absl::Status DeviceCredentials(Context& ctx, const std::vector<std::string>& args);
 absl::Status DeviceDelete(Context& ctx, const std::vector<std::string>& args);
+absl::Status DeviceMove(Context& ctx, const std::vector<std::string>& args);
 absl::Status Assign(Context& ctx, const std::vector<std::string>& args);
 absl::Status Unassign(Context& ctx, const std::vector<std::string>& args);
 absl::Status Explain(Context& ctx, const std::vector<std::string>& args);

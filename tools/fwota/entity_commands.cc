@@ -261,6 +261,22 @@ absl::Status DeviceDelete(Context& ctx, const std::vector<std::string>& args) {
   return absl::OkStatus();
 }
 
+absl::Status DeviceMove(Context& ctx, const std::vector<std::string>& args) {
+  FWOTA_RETURN_IF_ERROR(ExpectArgs(args, 1, "device move ID|NAME --profile=P"));
+  FWOTA_ASSIGN_OR_RETURN(std::string profile_ref,
+                         RequiredFlag("profile", absl::GetFlag(FLAGS_profile)));
+  FWOTA_ASSIGN_OR_RETURN(OtaService * service, ctx.Service());
+  FWOTA_ASSIGN_OR_RETURN(Device device, service->FindDevice(ctx.tenant(), args[0]));
+  FWOTA_ASSIGN_OR_RETURN(DeviceProfile profile, service->FindProfile(ctx.tenant(), profile_ref));
+  FWOTA_ASSIGN_OR_RETURN(Device moved, service->MoveDevice(ctx.tenant(), device.id(), profile.id()));
+  if (ctx.json()) {
+    PrintJson(adapters::WriteDevice, moved);
+  } else {
+    Print(absl::StrCat("moved device ", moved.name(), " to profile ", profile.name(), "\n"));
+  }
+  return absl::OkStatus();
+}
+
 // ---- Assignment ----
 
 absl::Status Assign(Context& ctx, const std::vector<std::string>& args) {

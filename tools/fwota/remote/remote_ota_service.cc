@@ -642,9 +642,16 @@ class RemoteOtaService : public OtaService {
     return Unsupported("the stall detector");
   }
   absl::StatusOr<int64_t> CountQueuedNotices() override { return Unsupported("the notice queue"); }
-  absl::StatusOr<Device> MoveDevice(const TenantContext&, absl::string_view,
-                                    absl::string_view) override {
-    return Unsupported("device move");
+  absl::StatusOr<Device> MoveDevice(const TenantContext& ctx, absl::string_view device_id,
+                                    absl::string_view profile_id_or_name) override {
+    FWOTA_ASSIGN_OR_RETURN(DeviceProfile profile, FindProfile(ctx, profile_id_or_name));
+    FWOTA_ASSIGN_OR_RETURN(JsonValue current,
+                           Call("GET", absl::StrCat("/api/device/", AsUuid(device_id))));
+    FWOTA_ASSIGN_OR_RETURN(Device device, ReadDevice(current));
+    device.set_device_profile_id(profile.id());
+    FWOTA_ASSIGN_OR_RETURN(JsonValue saved,
+                           Call("POST", "/api/device", adapters::DeviceJson(device)));
+    return ReadDevice(saved);
   }
 };
 
