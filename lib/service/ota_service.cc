@@ -103,6 +103,35 @@ std::string AssignmentData(OtaPackageType type, absl::string_view package_id) {
   return w.str();
 }
 
+// A new history entry about `device_id`'s `type`, with a fresh id; accepted unless the
+// caller says otherwise.
+UpdateEvent NewUpdateEvent(absl::string_view tenant_id, absl::string_view device_id,
+                           OtaPackageType type, absl::string_view source, int64_t now) {
+  UpdateEvent event;
+  event.set_id(internal::NewUuid());
+  event.set_tenant_id(std::string(tenant_id));
+  event.set_device_id(std::string(device_id));
+  event.set_type(type);
+  event.set_source(std::string(source));
+  event.set_accepted(true);
+  event.set_created_time(now);
+  return event;
+}
+
+// The device's status of `type`; a fresh one (no state, no target) when it has none,
+// and then *existed is false.
+absl::StatusOr<UpdateStatus> StatusOrNew(MetadataTransaction& tx, const Device& device,
+                                         OtaPackageType type, bool* existed = nullptr) {
+  absl::StatusOr<UpdateStatus> found = tx.GetUpdateStatus(device.id(), type);
+  if (existed != nullptr) *existed = found.ok();
+  if (found.ok() || !absl::IsNotFound(found.status())) return found;
+  UpdateStatus fresh;
+  fresh.set_tenant_id(device.tenant_id());
+  fresh.set_device_id(device.id());
+  fresh.set_type(type);
+  return fresh;
+}
+
 class OtaServiceImpl : public OtaService {
  public:
   explicit OtaServiceImpl(OtaServiceOptions options)
@@ -1005,25 +1034,9 @@ class OtaServiceImpl : public OtaService {
   absl::Status QueueTarget(MetadataTransaction& tx, const Device& device, OtaPackageType type,
                            const std::optional<OtaPackage>& after, absl::string_view via) {
     const int64_t now = clock_.NowMillis();
-    UpdateStatus status;
-    absl::StatusOr<UpdateStatus> found = tx.GetUpdateStatus(device.id(), type);
-    if (found.ok()) {
-      status = *std::move(found);
-    } else if (absl::IsNotFound(found.status())) {
-      status.set_tenant_id(device.tenant_id());
-      status.set_device_id(device.id());
-      status.set_type(type);
-    } else {
-      return found.status();
-    }
-    UpdateEvent event;
-    event.set_id(internal::NewUuid());
-    event.set_tenant_id(device.tenant_id());
-    event.set_device_id(device.id());
-    event.set_type(type);
-    event.set_source("server");
-    event.set_accepted(true);
-    event.set_created_time(now);
+    bool existed = false;
+    FWOTA_ASSIGN_OR_RETURN(UpdateStatus status, StatusOrNew(tx, device, type, &existed));
+    UpdateEvent event = NewUpdateEvent(device.tenant_id(), device.id(), type, "server", now);
     status.set_error("");
     status.set_state_since(now);
     status.set_target_ts(now);
@@ -1057,7 +1070,7 @@ class OtaServiceImpl : public OtaService {
       event.set_note(absl::StrCat("unassigned through the ", via));
       notice.set_reason("unassigned");
     }
-    if (found.ok() || after.has_value()) {
+    if (existed || after.has_value()) {
       FWOTA_RETURN_IF_ERROR(tx.PutUpdateStatus(status));
       FWOTA_RETURN_IF_ERROR(tx.AppendUpdateEvent(event));
     }
@@ -1106,17 +1119,7 @@ class OtaServiceImpl : public OtaService {
     }
     FWOTA_RETURN_IF_ERROR(found_device.status());
     const Device& device = *found_device;
-    UpdateStatus status;
-    absl::StatusOr<UpdateStatus> found = tx.GetUpdateStatus(device.id(), report.type);
-    if (found.ok()) {
-      status = *std::move(found);
-    } else if (absl::IsNotFound(found.status())) {
-      status.set_tenant_id(device.tenant_id());
-      status.set_device_id(device.id());
-      status.set_type(report.type);
-    } else {
-      return found.status();
-    }
+    FWOTA_ASSIGN_OR_RETURN(UpdateStatus status, StatusOrNew(tx, device, report.type));
     // A device whose package became effective before fwota tracked status (schema v1
     // data): its target is its effective package at its first report.
     if (status.target_package_id().empty()) {
@@ -1130,18 +1133,12 @@ class OtaServiceImpl : public OtaService {
         status.set_target_ts(now);
       }
     }
-    UpdateEvent event;
-    event.set_id(internal::NewUuid());
-    event.set_tenant_id(device.tenant_id());
-    event.set_device_id(device.id());
-    event.set_type(report.type);
+    UpdateEvent event = NewUpdateEvent(device.tenant_id(), device.id(), report.type, "device", now);
     event.set_package_id(status.target_package_id());
     event.set_title(report.current_title.empty() ? status.target_title() : report.current_title);
     event.set_version(report.current_version.empty() ? status.target_version()
                                                      : report.current_version);
     event.set_error(report.error);
-    event.set_source("device");
-    event.set_created_time(now);
     internal::ReportOutcome outcome = internal::ApplyDeviceReport(status, report, now);
     status = std::move(outcome.status);
     event.set_state(outcome.state);
@@ -1174,20 +1171,14 @@ class OtaServiceImpl : public OtaService {
     if (!now_effective.package.has_value() || now_effective.package->id() != notice.package_id()) {
       return std::nullopt;
     }
-    absl::StatusOr<UpdateStatus> found = tx.GetUpdateStatus(device->id(), notice.type());
-    if (!found.ok() && !absl::IsNotFound(found.status())) return found.status();
-    UpdateStatus status;
-    if (found.ok()) {
-      status = *std::move(found);
-    } else {
-      // A device whose package became effective before fwota tracked status.
-      status.set_tenant_id(device->tenant_id());
-      status.set_device_id(device->id());
-      status.set_type(notice.type());
-    }
+    // (No status: a device whose package became effective before fwota tracked status.)
+    FWOTA_ASSIGN_OR_RETURN(UpdateStatus status, StatusOrNew(tx, *device, notice.type()));
     if (status.target_package_id() == notice.package_id() &&
-        status.state() == ::fwota::v1::UPDATE_STATE_UPDATED) {
-      return std::nullopt;  // it already runs the target
+        status.state() >= ::fwota::v1::UPDATE_STATE_DOWNLOADING &&
+        notice.reason() != "re-notify") {
+      // The device is ahead of its notice (it asked for its attributes and started, or
+      // already runs the target, or failed it): the notice would only set it back.
+      return std::nullopt;
     }
     if (notice.reason() == "re-notify" && status.last_activity() > notice.created_time()) {
       return std::nullopt;  // it spoke up again while the notice waited
@@ -1206,21 +1197,15 @@ class OtaServiceImpl : public OtaService {
       status.set_notices_sent(0);
     }
     status.set_notices_sent(status.notices_sent() + 1);
-    UpdateEvent event;
-    event.set_id(internal::NewUuid());
-    event.set_tenant_id(device->tenant_id());
-    event.set_device_id(device->id());
-    event.set_type(notice.type());
+    UpdateEvent event =
+        NewUpdateEvent(device->tenant_id(), device->id(), notice.type(), "server", now);
     event.set_state(::fwota::v1::UPDATE_STATE_INITIATED);
     event.set_package_id(p.id());
     event.set_title(p.title());
     event.set_version(p.version());
-    event.set_source("server");
-    event.set_accepted(true);
     event.set_note(status.notices_sent() == 1
                        ? std::string("notice sent")
                        : absl::StrCat("notice sent again (", status.notices_sent(), ")"));
-    event.set_created_time(now);
     FWOTA_RETURN_IF_ERROR(tx.PutUpdateStatus(status));
     FWOTA_RETURN_IF_ERROR(tx.AppendUpdateEvent(event));
     push.updated = internal::PackageAttributes(notice.type(), p);
@@ -1237,17 +1222,11 @@ class OtaServiceImpl : public OtaService {
                                            internal::DurationText(now - std::max(
                                                status.state_since(), status.last_activity())),
                                            " in ", state_name);
-    UpdateEvent event;
-    event.set_id(internal::NewUuid());
-    event.set_tenant_id(status.tenant_id());
-    event.set_device_id(status.device_id());
-    event.set_type(status.type());
+    UpdateEvent event =
+        NewUpdateEvent(status.tenant_id(), status.device_id(), status.type(), "server", now);
     event.set_package_id(status.target_package_id());
     event.set_title(status.target_title());
     event.set_version(status.target_version());
-    event.set_source("server");
-    event.set_accepted(true);
-    event.set_created_time(now);
     const int renotified = std::max(0, status.notices_sent() - 1);
     if (!status.target_package_id().empty() && renotified < policy.renotify) {
       Notice notice;

@@ -293,6 +293,21 @@ TEST_P(UpdateProcessTest, DeviceAlreadyRunningTheTargetIsNotNotified) {
   EXPECT_EQ(Status(devices_[0]).state(), kUpdated);
 }
 
+TEST_P(UpdateProcessTest, DeviceThatStartedBeforeItsNoticeIsNotSetBack) {
+  ASSERT_OK(service_->AssignDevicePackage(a_, devices_[0].id(), FIRMWARE, fw1_.id()));
+  ASSERT_OK(service_->AssignDevicePackage(a_, devices_[1].id(), FIRMWARE, fw1_.id()));
+  // Both read their attributes on their own; one starts, the other fails at once.
+  Report(devices_[0], "DOWNLOADING");
+  Report(devices_[1], "FAILED", "no space left");
+  ASSERT_OK_AND_ASSIGN(DrainResult d, service_->DrainNotices(10));
+  EXPECT_EQ(d.sent, 0);
+  EXPECT_EQ(d.skipped, 2);
+  EXPECT_EQ(Status(devices_[0]).state(), kDownloading);
+  EXPECT_EQ(Status(devices_[1]).state(), kFailed);
+  EXPECT_EQ(Status(devices_[1]).error(), "no space left");
+  EXPECT_THAT(History(devices_[0]), ElementsAre("QUEUED/server", "DOWNLOADING/device"));
+}
+
 TEST_P(UpdateProcessTest, NewDeviceInAProfileWithAPackageIsQueued) {
   ASSERT_OK(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, fw1_.id()));
   ASSERT_OK(service_->DrainNotices(100));
