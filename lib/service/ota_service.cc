@@ -103,12 +103,12 @@ std::string AssignmentData(OtaPackageType type, absl::string_view package_id) {
   return w.str();
 }
 
-// A new history entry about `device_id`'s `type`, with a fresh id; accepted unless the
-// caller says otherwise.
+// A new history entry about `device_id`'s `type`, with a fresh time-ordered id (the
+// history table grows at its end); accepted unless the caller says otherwise.
 UpdateEvent NewUpdateEvent(absl::string_view tenant_id, absl::string_view device_id,
                            OtaPackageType type, absl::string_view source, int64_t now) {
   UpdateEvent event;
-  event.set_id(internal::NewUuid());
+  event.set_id(internal::NewTimeOrderedUuid(now));
   event.set_tenant_id(std::string(tenant_id));
   event.set_device_id(std::string(device_id));
   event.set_type(type);

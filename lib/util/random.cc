@@ -21,13 +21,8 @@ void Fill(uint8_t* out, size_t n) {
 
 constexpr char kHex[] = "0123456789abcdef";
 
-}  // namespace
-
-std::string NewUuid() {
-  uint8_t b[16];
-  Fill(b, sizeof(b));
-  b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40);  // version 4
-  b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
+// The canonical 8-4-4-4-12 lowercase text of 16 bytes.
+std::string UuidText(const uint8_t (&b)[16]) {
   std::string out;
   out.reserve(36);
   for (int i = 0; i < 16; ++i) {
@@ -36,6 +31,26 @@ std::string NewUuid() {
     out.push_back(kHex[b[i] & 0xf]);
   }
   return out;
+}
+
+}  // namespace
+
+std::string NewUuid() {
+  uint8_t b[16];
+  Fill(b, sizeof(b));
+  b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40);  // version 4
+  b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
+  return UuidText(b);
+}
+
+std::string NewTimeOrderedUuid(int64_t unix_millis) {
+  uint8_t b[16];
+  Fill(b, sizeof(b));
+  const uint64_t ms = static_cast<uint64_t>(unix_millis < 0 ? 0 : unix_millis);
+  for (int i = 0; i < 6; ++i) b[i] = static_cast<uint8_t>(ms >> (40 - 8 * i));
+  b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x70);  // version 7
+  b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
+  return UuidText(b);
 }
 
 std::string RandomAlphanumeric(int length) {
