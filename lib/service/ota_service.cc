@@ -619,12 +619,12 @@ class OtaServiceImpl : public OtaService {
         internal::SetAssignedId(profile, type, std::string(package_id));
         FWOTA_RETURN_IF_ERROR(tx.UpdateProfile(profile));
         if (old_id != package_id) {
-          FWOTA_ASSIGN_OR_RETURN(std::vector<Device> members,
-                                 tx.ListDevices(ctx.tenant_id, profile.id()));
-          for (const Device& member : members) {
-            if (!internal::AssignedId(member, type).empty()) continue;
-            FWOTA_RETURN_IF_ERROR(QueueTarget(tx, member, type, after, "profile"));
-          }
+          // One set-based write for all of them (100,000 devices in one statement each
+          // for statuses, history and notices).
+          const Retarget t = MakeRetarget(type, after, "profile");
+          FWOTA_RETURN_IF_ERROR(
+              tx.RetargetProfileMembers(profile.id(), type, t.status, t.event, t.notice)
+                  .status());
         }
         return Audit(tx, ctx, subject, action, absl::OkStatus(),
                      AssignmentData(type, package_id));
@@ -876,15 +876,26 @@ class OtaServiceImpl : public OtaService {
       if (silence <= 0) continue;
       while (true) {
         int64_t handled = 0;
+        std::vector<AttributeNotice> pushes;
+        StallSweepResult batch;
         FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+          pushes.clear();
+          batch = StallSweepResult();
           FWOTA_ASSIGN_OR_RETURN(std::vector<UpdateStatus> silent,
                                  tx.ListSilentStatuses(state, now - silence, kDrainBatch));
           handled = static_cast<int64_t>(silent.size());
           for (UpdateStatus& status : silent) {
-            FWOTA_RETURN_IF_ERROR(HandleSilence(tx, status, silence, policy, now, result));
+            FWOTA_ASSIGN_OR_RETURN(std::optional<AttributeNotice> push,
+                                   HandleSilence(tx, status, silence, policy, now, batch));
+            if (push.has_value()) pushes.push_back(*std::move(push));
           }
           return absl::OkStatus();
         }));
+        result.renotified += batch.renotified;
+        result.failed += batch.failed;
+        if (options_.notifier != nullptr) {
+          for (const AttributeNotice& push : pushes) options_.notifier->Notify(push);
+        }
         if (handled < kDrainBatch) break;
       }
     }
@@ -1033,48 +1044,71 @@ class OtaServiceImpl : public OtaService {
   // any older one.
   absl::Status QueueTarget(MetadataTransaction& tx, const Device& device, OtaPackageType type,
                            const std::optional<OtaPackage>& after, absl::string_view via) {
-    const int64_t now = clock_.NowMillis();
+    const Retarget t = MakeRetarget(type, after, via);
     bool existed = false;
     FWOTA_ASSIGN_OR_RETURN(UpdateStatus status, StatusOrNew(tx, device, type, &existed));
-    UpdateEvent event = NewUpdateEvent(device.tenant_id(), device.id(), type, "server", now);
-    status.set_error("");
-    status.set_state_since(now);
-    status.set_target_ts(now);
-    status.set_notices_sent(0);
-    Notice notice;
-    notice.set_tenant_id(device.tenant_id());
-    notice.set_device_id(device.id());
-    notice.set_type(type);
-    notice.set_created_time(now);
-    if (after.has_value()) {
-      const OtaPackage& p = *after;
-      status.set_state(::fwota::v1::UPDATE_STATE_QUEUED);
-      status.set_target_package_id(p.id());
-      status.set_target_title(p.title());
-      status.set_target_version(p.version());
-      status.set_target_tag(p.tag());
-      event.set_state(::fwota::v1::UPDATE_STATE_QUEUED);
-      event.set_package_id(p.id());
-      event.set_title(p.title());
-      event.set_version(p.version());
-      event.set_note(absl::StrCat("assigned through the ", via));
-      notice.set_package_id(p.id());
-      notice.set_reason("assigned");
-    } else {
-      status.set_state(::fwota::v1::UPDATE_STATE_UNSPECIFIED);
-      status.set_target_package_id("");
-      status.set_target_title("");
-      status.set_target_version("");
-      status.set_target_tag("");
-      event.set_state(::fwota::v1::UPDATE_STATE_UNSPECIFIED);
-      event.set_note(absl::StrCat("unassigned through the ", via));
-      notice.set_reason("unassigned");
-    }
+    status.set_state(t.status.state());
+    status.set_target_package_id(t.status.target_package_id());
+    status.set_target_title(t.status.target_title());
+    status.set_target_version(t.status.target_version());
+    status.set_target_tag(t.status.target_tag());
+    status.set_target_ts(t.status.target_ts());
+    status.set_error(t.status.error());
+    status.set_state_since(t.status.state_since());
+    status.set_notices_sent(t.status.notices_sent());
     if (existed || after.has_value()) {
+      UpdateEvent event = t.event;
+      event.set_tenant_id(device.tenant_id());
+      event.set_device_id(device.id());
       FWOTA_RETURN_IF_ERROR(tx.PutUpdateStatus(status));
       FWOTA_RETURN_IF_ERROR(tx.AppendUpdateEvent(event));
     }
+    Notice notice = t.notice;
+    notice.set_tenant_id(device.tenant_id());
+    notice.set_device_id(device.id());
     return tx.PutNotice(notice);
+  }
+
+  // What an assignment change writes for each device it retargets, without the device:
+  // the status fields that change, the history entry and the notice.
+  struct Retarget {
+    UpdateStatus status;
+    UpdateEvent event;
+    Notice notice;
+  };
+
+  Retarget MakeRetarget(OtaPackageType type, const std::optional<OtaPackage>& after,
+                        absl::string_view via) {
+    const int64_t now = clock_.NowMillis();
+    Retarget t;
+    t.status.set_type(type);
+    t.status.set_state_since(now);
+    t.status.set_target_ts(now);
+    t.status.set_notices_sent(0);
+    t.event = NewUpdateEvent("", "", type, "server", now);
+    t.notice.set_type(type);
+    t.notice.set_created_time(now);
+    if (after.has_value()) {
+      const OtaPackage& p = *after;
+      t.status.set_state(::fwota::v1::UPDATE_STATE_QUEUED);
+      t.status.set_target_package_id(p.id());
+      t.status.set_target_title(p.title());
+      t.status.set_target_version(p.version());
+      t.status.set_target_tag(p.tag());
+      t.event.set_state(::fwota::v1::UPDATE_STATE_QUEUED);
+      t.event.set_package_id(p.id());
+      t.event.set_title(p.title());
+      t.event.set_version(p.version());
+      t.event.set_note(absl::StrCat("assigned through the ", via));
+      t.notice.set_package_id(p.id());
+      t.notice.set_reason("assigned");
+    } else {
+      t.status.set_state(::fwota::v1::UPDATE_STATE_UNSPECIFIED);
+      t.event.set_state(::fwota::v1::UPDATE_STATE_UNSPECIFIED);
+      t.event.set_note(absl::StrCat("unassigned through the ", via));
+      t.notice.set_reason("unassigned");
+    }
+    return t;
   }
 
   struct PendingReport {
@@ -1173,15 +1207,15 @@ class OtaServiceImpl : public OtaService {
     }
     // (No status: a device whose package became effective before fwota tracked status.)
     FWOTA_ASSIGN_OR_RETURN(UpdateStatus status, StatusOrNew(tx, *device, notice.type()));
-    if (status.target_package_id() == notice.package_id() &&
-        status.state() >= ::fwota::v1::UPDATE_STATE_DOWNLOADING &&
-        notice.reason() != "re-notify") {
+    if (status.target_package_id() == notice.package_id()) {
       // The device is ahead of its notice (it asked for its attributes and started, or
       // already runs the target, or failed it): the notice would only set it back.
-      return std::nullopt;
-    }
-    if (notice.reason() == "re-notify" && status.last_activity() > notice.created_time()) {
-      return std::nullopt;  // it spoke up again while the notice waited
+      if (status.state() >= ::fwota::v1::UPDATE_STATE_DOWNLOADING) return std::nullopt;
+      // It was notified (again, by the stall detector) after this notice was queued.
+      if (status.state() == ::fwota::v1::UPDATE_STATE_INITIATED && status.notices_sent() > 0 &&
+          status.state_since() >= notice.created_time()) {
+        return std::nullopt;
+      }
     }
     const OtaPackage& p = *now_effective.package;
     const int64_t now = clock_.NowMillis();
@@ -1215,8 +1249,13 @@ class OtaServiceImpl : public OtaService {
 
   // A device silent for `silence` ms in its state: notified again while it has
   // re-notifications left, else FAILED.
-  absl::Status HandleSilence(MetadataTransaction& tx, UpdateStatus& status, int64_t silence,
-                             const StallPolicy& policy, int64_t now, StallSweepResult& result) {
+  // A device silent for `silence` ms in its state: notified again at once while it has
+  // re-notifications left (not through the queue: a stalled device must not wait behind
+  // a rollout, and is counted once per silence), else FAILED. Returns the push to send
+  // after the transaction commits.
+  absl::StatusOr<std::optional<AttributeNotice>> HandleSilence(
+      MetadataTransaction& tx, UpdateStatus& status, int64_t silence, const StallPolicy& policy,
+      int64_t now, StallSweepResult& result) {
     const std::string state_name(UpdateStateName(status.state()));
     const std::string quiet = absl::StrCat("no report or download for ",
                                            internal::DurationText(now - std::max(
@@ -1228,19 +1267,27 @@ class OtaServiceImpl : public OtaService {
     event.set_title(status.target_title());
     event.set_version(status.target_version());
     const int renotified = std::max(0, status.notices_sent() - 1);
+    std::optional<AttributeNotice> push;
     if (!status.target_package_id().empty() && renotified < policy.renotify) {
-      Notice notice;
-      notice.set_tenant_id(status.tenant_id());
-      notice.set_device_id(status.device_id());
-      notice.set_type(status.type());
-      notice.set_package_id(status.target_package_id());
-      notice.set_reason("re-notify");
-      notice.set_created_time(now);
-      FWOTA_RETURN_IF_ERROR(tx.PutNotice(notice));
-      // The silence starts again; the state stays until the notice goes out.
-      status.set_last_activity(now);
-      event.set_state(status.state());
-      event.set_note(absl::StrCat(quiet, "; notifying again (", renotified + 1, " of ",
+      absl::StatusOr<Device> device = tx.GetDevice(status.device_id());
+      absl::StatusOr<OtaPackage> package = tx.GetPackage(status.target_package_id());
+      if (!device.ok()) return device.status();
+      if (package.ok()) {
+        push = AttributeNotice{device->tenant_id(), device->id(), device->access_token(),
+                               status.type(),       {},           {}};
+        push->updated = internal::PackageAttributes(status.type(), *package);
+        push->deleted = internal::DeletedKeys(status.type(), push->updated);
+      } else if (!absl::IsNotFound(package.status())) {
+        return package.status();
+      }
+    }
+    if (push.has_value()) {
+      // A new attempt: INITIATED again, its silence counted from now.
+      status.set_state(::fwota::v1::UPDATE_STATE_INITIATED);
+      status.set_state_since(now);
+      status.set_notices_sent(std::max(1, status.notices_sent()) + 1);
+      event.set_state(::fwota::v1::UPDATE_STATE_INITIATED);
+      event.set_note(absl::StrCat(quiet, "; notice sent again (", renotified + 1, " of ",
                                   policy.renotify, ")"));
       ++result.renotified;
     } else {
@@ -1257,7 +1304,8 @@ class OtaServiceImpl : public OtaService {
       ++result.failed;
     }
     FWOTA_RETURN_IF_ERROR(tx.PutUpdateStatus(status));
-    return tx.AppendUpdateEvent(event);
+    FWOTA_RETURN_IF_ERROR(tx.AppendUpdateEvent(event));
+    return push;
   }
 
   // Remembers that the device downloaded `type` now; SweepStalls writes it to the store

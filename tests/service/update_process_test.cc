@@ -382,9 +382,15 @@ TEST_P(UpdateProcessTest, SilentDeviceIsNotifiedAgainThenFailed) {
     clock_.Advance(10 * kMinute + 1);
     ASSERT_OK_AND_ASSIGN(StallSweepResult swept, service_->SweepStalls(policy));
     EXPECT_EQ(swept.renotified, 1) << round;
-    ASSERT_OK_AND_ASSIGN(DrainResult d, service_->DrainNotices(10));
-    EXPECT_EQ(d.sent, 1) << round;
-    EXPECT_EQ(Status(devices_[0]).notices_sent(), round + 1);
+    // Sent at once, not queued.
+    EXPECT_EQ(notifier_.notices().size(), 1u + round);
+    EXPECT_EQ(Queued(), 0);
+    UpdateStatus s = Status(devices_[0]);
+    EXPECT_EQ(s.state(), kInitiated);
+    EXPECT_EQ(s.notices_sent(), round + 1);
+    // A sweep right after finds nothing new.
+    ASSERT_OK_AND_ASSIGN(StallSweepResult again, service_->SweepStalls(policy));
+    EXPECT_EQ(again.renotified + again.failed, 0) << round;
   }
   clock_.Advance(10 * kMinute + 1);
   ASSERT_OK_AND_ASSIGN(StallSweepResult last, service_->SweepStalls(policy));
@@ -394,10 +400,54 @@ TEST_P(UpdateProcessTest, SilentDeviceIsNotifiedAgainThenFailed) {
   EXPECT_THAT(s.error(), HasSubstr("stalled: no report or download for 10m"));
   EXPECT_THAT(s.error(), HasSubstr("in INITIATED after 2 re-notification(s)"));
   EXPECT_EQ(notifier_.notices().size(), 3u);
+  EXPECT_EQ(CountInHistory(devices_[0], "INITIATED/server"), 3);
   // FAILED is final: later sweeps leave it alone.
   clock_.Advance(60 * kMinute);
   ASSERT_OK_AND_ASSIGN(StallSweepResult after, service_->SweepStalls(policy));
   EXPECT_EQ(after.renotified + after.failed, 0);
+}
+
+TEST_P(UpdateProcessTest, StalledDeviceDoesNotWaitBehindTheQueue) {
+  StallPolicy policy;
+  policy.silence_millis[kInitiated] = 5 * kMinute;
+  policy.silence_millis[kDownloading] = 3 * kMinute;
+  policy.renotify = 1;
+  ASSERT_OK(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, fw1_.id()));
+  ASSERT_OK_AND_ASSIGN(DrainResult first, service_->DrainNotices(1));
+  ASSERT_EQ(first.sent, 1);
+  Report(devices_[0], "DOWNLOADING");
+  // The other four stay queued (no budget) while device 0 goes silent.
+  clock_.Advance(3 * kMinute + 1);
+  ASSERT_OK_AND_ASSIGN(StallSweepResult swept, service_->SweepStalls(policy));
+  EXPECT_EQ(swept.renotified, 1);
+  EXPECT_EQ(notifier_.devices().back(), devices_[0].id());
+  EXPECT_EQ(Queued(), 4);
+  // Its history says why, once.
+  std::vector<std::string> history = History(devices_[0]);
+  EXPECT_THAT(history, ElementsAre("QUEUED/server", "INITIATED/server", "DOWNLOADING/device",
+                                   "INITIATED/server"));
+  // Still silent: FAILED after the INITIATED limit, while the queue still waits.
+  clock_.Advance(5 * kMinute + 1);
+  ASSERT_OK_AND_ASSIGN(StallSweepResult failed, service_->SweepStalls(policy));
+  EXPECT_EQ(failed.failed, 1);
+  EXPECT_EQ(Status(devices_[0]).state(), kFailed);
+  EXPECT_EQ(Queued(), 4);
+}
+
+TEST_P(UpdateProcessTest, QueuedNoticeOlderThanAReNotificationIsDropped) {
+  StallPolicy policy;
+  policy.silence_millis[kDownloading] = 3 * kMinute;
+  ASSERT_OK(service_->AssignDevicePackage(a_, devices_[0].id(), FIRMWARE, fw1_.id()));
+  // The device starts on its own before its notice goes out, then goes silent.
+  Report(devices_[0], "DOWNLOADING");
+  clock_.Advance(3 * kMinute + 1);
+  ASSERT_OK_AND_ASSIGN(StallSweepResult swept, service_->SweepStalls(policy));
+  EXPECT_EQ(swept.renotified, 1);
+  ASSERT_OK_AND_ASSIGN(DrainResult d, service_->DrainNotices(10));
+  EXPECT_EQ(d.sent, 0);
+  EXPECT_EQ(d.skipped, 1);
+  EXPECT_EQ(notifier_.notices().size(), 1u);
+  EXPECT_EQ(CountInHistory(devices_[0], "INITIATED/server"), 1);
 }
 
 TEST_P(UpdateProcessTest, DownloadActivityIsNotSilence) {
@@ -423,23 +473,6 @@ TEST_P(UpdateProcessTest, DownloadActivityIsNotSilence) {
   Report(devices_[0], "DOWNLOADED");
   clock_.Advance(60 * kMinute);  // DOWNLOADED has no limit in this policy
   ASSERT_OK(service_->SweepStalls(policy));
-  EXPECT_EQ(Status(devices_[0]).state(), ::fwota::v1::UPDATE_STATE_DOWNLOADED);
-}
-
-TEST_P(UpdateProcessTest, RenotifyNoticeIsDroppedWhenTheDeviceSpeaksUpMeanwhile) {
-  StallPolicy policy;
-  policy.silence_millis[kDownloading] = 5 * kMinute;
-  policy.renotify = 1;
-  ASSERT_OK(service_->AssignDevicePackage(a_, devices_[0].id(), FIRMWARE, fw1_.id()));
-  ASSERT_OK(service_->DrainNotices(10));
-  Report(devices_[0], "DOWNLOADING");
-  clock_.Advance(6 * kMinute);
-  ASSERT_OK_AND_ASSIGN(StallSweepResult swept, service_->SweepStalls(policy));
-  EXPECT_EQ(swept.renotified, 1);
-  Report(devices_[0], "DOWNLOADED");  // before the notice goes out
-  ASSERT_OK_AND_ASSIGN(DrainResult d, service_->DrainNotices(10));
-  EXPECT_EQ(d.sent, 0);
-  EXPECT_EQ(d.skipped, 1);
   EXPECT_EQ(Status(devices_[0]).state(), ::fwota::v1::UPDATE_STATE_DOWNLOADED);
 }
 

@@ -165,6 +165,23 @@ class MetadataTransaction {
   // the stored one; no status: nothing happens.
   virtual absl::Status TouchUpdateStatus(absl::string_view device_id, OtaPackageType type,
                                          int64_t millis) = 0;
+  // The update process's bulk write when the `type` package of profile `profile_id`
+  // changes, for every device of the profile whose own `type` slot is empty, in device
+  // name order:
+  // - its status of `type` takes `status`'s state, target_*, error, state_since and
+  //   notices_sent (its current_* and last_activity stay; a device without a status gets
+  //   one, with its tenant, when status.target_package_id is set, and is left without one
+  //   otherwise);
+  // - each status written gets a history entry: `event` with the device's id and tenant
+  //   and a fresh id (event.id's first 24 characters, then a 12-digit hex counter);
+  // - each device gets `notice` (its device and tenant filled in), replacing its queued
+  //   one.
+  // Returns the number of devices.
+  virtual absl::StatusOr<int64_t> RetargetProfileMembers(absl::string_view profile_id,
+                                                         OtaPackageType type,
+                                                         const UpdateStatus& status,
+                                                         const UpdateEvent& event,
+                                                         const Notice& notice) = 0;
   // History, append-only; listed newest first (ties by id).
   virtual absl::Status AppendUpdateEvent(const UpdateEvent& event) = 0;
   virtual absl::StatusOr<Page<UpdateEvent>> ListUpdateEvents(absl::string_view device_id,

@@ -311,8 +311,9 @@ class OtaService {
   virtual absl::StatusOr<DrainResult> DrainNotices(int64_t max_updates) = 0;
   // Writes the download activity seen since the last call into the statuses, then
   // handles every device silent for longer than `policy` allows in its state: notified
-  // again (queued, history says why) while it has had at most `policy.renotify`
-  // re-notifications, else FAILED with an fw_error naming the state and the silence.
+  // again at once, not through the queue (INITIATED, the history says why, the push goes
+  // to the notifier) while it has had fewer than `policy.renotify` re-notifications, else
+  // FAILED with an fw_error naming the state and the silence.
   virtual absl::StatusOr<StallSweepResult> SweepStalls(const StallPolicy& policy) = 0;
   // Notices waiting in the queue (all tenants).
   virtual absl::StatusOr<int64_t> CountQueuedNotices() = 0;

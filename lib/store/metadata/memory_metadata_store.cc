@@ -526,6 +526,71 @@ class MemoryTransaction final : public MetadataTransaction {
     return static_cast<int64_t>(state_.notices.size());
   }
 
+  absl::StatusOr<int64_t> RetargetProfileMembers(absl::string_view profile_id,
+                                                 OtaPackageType type, const UpdateStatus& status,
+                                                 const UpdateEvent& event,
+                                                 const Notice& notice) override {
+    const std::string key = metadata_internal::UpdateStatusKey(profile_id, type);
+    FWOTA_RETURN_IF_ERROR(
+        metadata_internal::CheckUpdateType(metadata_internal::kUpdateStatus, key, type));
+    FWOTA_RETURN_IF_ERROR(
+        metadata_internal::CheckUpdateState(metadata_internal::kUpdateStatus, key, status.state()));
+    FWOTA_RETURN_IF_ERROR(
+        metadata_internal::CheckUpdateState(metadata_internal::kUpdateEvent, key, event.state()));
+    std::vector<const Device*> members;
+    for (const auto& [id, device] : state_.devices) {
+      const std::string& own =
+          type == ::fwota::v1::SOFTWARE ? device.software_id() : device.firmware_id();
+      if (device.device_profile_id() == profile_id && own.empty()) members.push_back(&device);
+    }
+    std::sort(members.begin(), members.end(), [](const Device* a, const Device* b) {
+      return std::tie(a->name(), a->id()) < std::tie(b->name(), b->id());
+    });
+    int64_t events = 0;
+    for (const Device* device : members) {
+      auto it = state_.update_statuses.find({device->id(), static_cast<int>(type)});
+      if (it == state_.update_statuses.end()) {
+        if (status.target_package_id().empty()) continue;
+        UpdateStatus fresh;
+        fresh.set_tenant_id(device->tenant_id());
+        fresh.set_device_id(device->id());
+        fresh.set_type(type);
+        it = state_.update_statuses.emplace(std::make_pair(device->id(), static_cast<int>(type)),
+                                            fresh).first;
+      }
+      UpdateStatus& row = it->second;
+      row.set_state(status.state());
+      row.set_target_package_id(status.target_package_id());
+      row.set_target_title(status.target_title());
+      row.set_target_version(status.target_version());
+      row.set_target_tag(status.target_tag());
+      row.set_target_ts(status.target_ts());
+      row.set_error(status.error());
+      row.set_state_since(status.state_since());
+      row.set_notices_sent(status.notices_sent());
+      UpdateEvent entry = event;
+      entry.set_id(metadata_internal::BulkEventId(event.id(), events++));
+      entry.set_tenant_id(device->tenant_id());
+      entry.set_device_id(device->id());
+      if (state_.update_events.count(entry.id()) > 0) {
+        return metadata_internal::DuplicateIdError(metadata_internal::kUpdateEvent, entry.id());
+      }
+      state_.update_events[entry.id()] = std::move(entry);
+    }
+    for (const Device* device : members) {
+      Notice queued = notice;
+      queued.set_tenant_id(device->tenant_id());
+      queued.set_device_id(device->id());
+      queued.set_type(type);
+      EraseIf(state_.notices, [&](const Notice& n) {
+        return n.device_id() == device->id() && n.type() == type;
+      });
+      queued.set_seq(state_.next_notice_seq++);
+      state_.notices[queued.seq()] = std::move(queued);
+    }
+    return static_cast<int64_t>(members.size());
+  }
+
   // Update events.
   absl::Status AppendUpdateEvent(const UpdateEvent& event) override {
     FWOTA_RETURN_IF_ERROR(CheckIdPresent(metadata_internal::kUpdateEvent, event.id()));

@@ -75,6 +75,10 @@ std::vector<Reference> ReferencesOf(const Notice& notice) {
   return refs;
 }
 
+std::string BulkEventId(absl::string_view base, int64_t n) {
+  return absl::StrCat(base.substr(0, 24), absl::Hex(n, absl::kZeroPad12));
+}
+
 std::string UpdateStatusKey(absl::string_view device_id, OtaPackageType type) {
   return absl::StrCat(device_id, "/", TypeName(type));
 }

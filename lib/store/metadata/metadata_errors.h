@@ -46,6 +46,10 @@ std::vector<Reference> ReferencesOf(const UpdateStatus& status);
 std::vector<Reference> ReferencesOf(const UpdateEvent& event);
 std::vector<Reference> ReferencesOf(const Notice& notice);
 
+// The id of the `n`th history entry of a RetargetProfileMembers call: the first 24
+// characters of `base` (a time-ordered UUID), then `n` as 12 lowercase hex digits.
+std::string BulkEventId(absl::string_view base, int64_t n);
+
 // How messages name an update status, which has no id of its own: "<device id>/<TYPE>".
 std::string UpdateStatusKey(absl::string_view device_id, OtaPackageType type);
 

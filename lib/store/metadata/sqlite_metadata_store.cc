@@ -470,6 +470,99 @@ class SqliteTransaction final : public MetadataTransaction {
     });
   }
 
+  absl::StatusOr<int64_t> RetargetProfileMembers(absl::string_view profile_id,
+                                                 OtaPackageType type, const UpdateStatus& status,
+                                                 const UpdateEvent& event,
+                                                 const Notice& notice) override {
+    const std::string key = metadata_internal::UpdateStatusKey(profile_id, type);
+    FWOTA_RETURN_IF_ERROR(
+        metadata_internal::CheckUpdateType(metadata_internal::kUpdateStatus, key, type));
+    FWOTA_RETURN_IF_ERROR(
+        metadata_internal::CheckUpdateState(metadata_internal::kUpdateStatus, key, status.state()));
+    FWOTA_RETURN_IF_ERROR(
+        metadata_internal::CheckUpdateState(metadata_internal::kUpdateEvent, key, event.state()));
+    // Only these two column names ever reach the SQL text.
+    const char* slot = type == ::fwota::v1::SOFTWARE ? "software_id" : "firmware_id";
+    const std::string members = absl::StrCat(
+        "SELECT id, tenant_id, name FROM device WHERE device_profile_id = ?1 AND ", slot,
+        " IS NULL");
+    return Run([&]() -> absl::StatusOr<int64_t> {
+      const bool assigned = !status.target_package_id().empty();
+      {
+        Query q(connection_,
+                assigned
+                    ? absl::StrCat(
+                          "INSERT INTO update_status (tenant_id, device_id, type, state,"
+                          " target_package_id, target_title, target_version, target_tag,"
+                          " target_ts, current_title, current_version, error, state_since,"
+                          " last_activity, notices_sent)"
+                          " SELECT m.tenant_id, m.id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, '', '', ?9,"
+                          " ?10, 0, ?11 FROM (",
+                          members,
+                          ") AS m WHERE true ON CONFLICT (device_id, type) DO UPDATE SET"
+                          " state = excluded.state, target_package_id = excluded.target_package_id,"
+                          " target_title = excluded.target_title,"
+                          " target_version = excluded.target_version,"
+                          " target_tag = excluded.target_tag, target_ts = excluded.target_ts,"
+                          " error = excluded.error, state_since = excluded.state_since,"
+                          " notices_sent = excluded.notices_sent")
+                    : absl::StrCat(
+                          "UPDATE update_status SET state = ?3, target_package_id = ?4,"
+                          " target_title = ?5, target_version = ?6, target_tag = ?7,"
+                          " target_ts = ?8, error = ?9, state_since = ?10, notices_sent = ?11"
+                          " WHERE type = ?2 AND device_id IN (SELECT id FROM (",
+                          members, "))"));
+        BindText(*q, 1, profile_id);
+        q->bind(2, static_cast<int32_t>(type));
+        q->bind(3, static_cast<int32_t>(status.state()));
+        BindOptional(*q, 4, status.target_package_id());
+        BindText(*q, 5, status.target_title());
+        BindText(*q, 6, status.target_version());
+        BindText(*q, 7, status.target_tag());
+        q->bind(8, static_cast<int64_t>(status.target_ts()));
+        BindText(*q, 9, status.error());
+        q->bind(10, static_cast<int64_t>(status.state_since()));
+        q->bind(11, static_cast<int32_t>(status.notices_sent()));
+        q->exec();
+      }
+      {
+        Query q(connection_,
+                absl::StrCat(
+                    "INSERT INTO update_event (id, tenant_id, device_id, type, state, package_id,"
+                    " title, version, error, source, accepted, note, created_time)"
+                    " SELECT substr(?3, 1, 24) || printf('%012x', row_number() OVER"
+                    " (ORDER BY m.name, m.id) - 1), m.tenant_id, m.id, ?2, ?4, ?5, ?6, ?7, ?8,"
+                    " ?9, ?10, ?11, ?12 FROM (",
+                    members,
+                    ") AS m JOIN update_status s ON s.device_id = m.id AND s.type = ?2"));
+        BindText(*q, 1, profile_id);
+        q->bind(2, static_cast<int32_t>(type));
+        BindText(*q, 3, event.id());
+        q->bind(4, static_cast<int32_t>(event.state()));
+        BindOptional(*q, 5, event.package_id());
+        BindText(*q, 6, event.title());
+        BindText(*q, 7, event.version());
+        BindText(*q, 8, event.error());
+        BindText(*q, 9, event.source());
+        q->bind(10, event.accepted() ? 1 : 0);
+        BindText(*q, 11, event.note());
+        q->bind(12, static_cast<int64_t>(event.created_time()));
+        q->exec();
+      }
+      Query q(connection_,
+              absl::StrCat("INSERT OR REPLACE INTO ota_notice (tenant_id, device_id, type,"
+                           " package_id, reason, created_time) SELECT m.tenant_id, m.id, ?2, ?3,"
+                           " ?4, ?5 FROM (",
+                           members, ") AS m ORDER BY m.name, m.id"));
+      BindText(*q, 1, profile_id);
+      q->bind(2, static_cast<int32_t>(type));
+      BindOptional(*q, 3, notice.package_id());
+      BindText(*q, 4, notice.reason());
+      q->bind(5, static_cast<int64_t>(notice.created_time()));
+      return static_cast<int64_t>(q->exec());
+    });
+  }
+
   // Update events.
   absl::Status AppendUpdateEvent(const UpdateEvent& event) override {
     FWOTA_RETURN_IF_ERROR(

@@ -1824,6 +1824,119 @@ TEST_P(MetadataStoreConformanceTest, SilentStatusesAndTouch) {
   });
 }
 
+TEST_P(MetadataStoreConformanceTest, RetargetProfileMembersInBulk) {
+  AddTenantsAndProfiles();
+  AddDevices(store());
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.InsertPackage(MakePackage("k1", "t1", "p1", FIRMWARE, "fw", "1.0", 1)));
+    FWOTA_EXPECT_OK(tx.InsertPackage(MakePackage("k2", "t1", "p1", FIRMWARE, "fw", "2.0", 2)));
+    FWOTA_EXPECT_OK(tx.InsertDevice(MakeDevice("d4", "t1", "p1", "Attic", "tok4")));
+    Device d2 = Must(tx.GetDevice("d2"));
+    d2.set_firmware_id("k1");  // its own package: the profile does not touch it
+    FWOTA_EXPECT_OK(tx.UpdateDevice(d2));
+    FWOTA_EXPECT_OK(tx.PutUpdateStatus(
+        MakeUpdateStatus("t1", "d1", FIRMWARE, ::fwota::v1::UPDATE_STATE_DOWNLOADING, 100)));
+  });
+  UpdateStatus target;
+  target.set_state(::fwota::v1::UPDATE_STATE_QUEUED);
+  target.set_target_package_id("k2");
+  target.set_target_title("fw");
+  target.set_target_version("2.0");
+  target.set_target_tag("fw 2.0");
+  target.set_target_ts(500);
+  target.set_state_since(500);
+  UpdateEvent event;
+  event.set_id("01890000-0000-7000-8000-00000000ffff");
+  event.set_type(FIRMWARE);
+  event.set_state(::fwota::v1::UPDATE_STATE_QUEUED);
+  event.set_package_id("k2");
+  event.set_title("fw");
+  event.set_version("2.0");
+  event.set_source("server");
+  event.set_accepted(true);
+  event.set_note("assigned through the profile");
+  event.set_created_time(500);
+  Notice notice;
+  notice.set_type(FIRMWARE);
+  notice.set_package_id("k2");
+  notice.set_reason("assigned");
+  notice.set_created_time(500);
+  InTransaction([&](MetadataTransaction& tx) {
+    // d1 and d4 follow p1; d2 has its own package; d3 is in p2; d9 is another tenant's.
+    EXPECT_EQ(Must(tx.RetargetProfileMembers("p1", FIRMWARE, target, event, notice)), 2);
+    UpdateStatus d1 = Must(tx.GetUpdateStatus("d1", FIRMWARE));
+    EXPECT_EQ(d1.state(), ::fwota::v1::UPDATE_STATE_QUEUED);
+    EXPECT_EQ(d1.target_package_id(), "k2");
+    EXPECT_EQ(d1.target_version(), "2.0");
+    EXPECT_EQ(d1.target_ts(), 500);
+    EXPECT_EQ(d1.state_since(), 500);
+    EXPECT_EQ(d1.error(), "");
+    EXPECT_EQ(d1.current_version(), "1.0");  // kept
+    EXPECT_EQ(d1.last_activity(), 105);      // kept
+    UpdateStatus d4 = Must(tx.GetUpdateStatus("d4", FIRMWARE));
+    EXPECT_EQ(d4.tenant_id(), "t1");
+    EXPECT_EQ(d4.state(), ::fwota::v1::UPDATE_STATE_QUEUED);
+    EXPECT_EQ(d4.target_tag(), "fw 2.0");
+    EXPECT_EQ(d4.current_title(), "");
+    EXPECT_EQ(d4.last_activity(), 0);
+    FWOTA_EXPECT_CODE(tx.GetUpdateStatus("d2", FIRMWARE), kNotFound);
+    FWOTA_EXPECT_CODE(tx.GetUpdateStatus("d3", FIRMWARE), kNotFound);
+    // One event each, ids in device-name order after the base's first 24 characters.
+    std::vector<UpdateEvent> attic = Must(tx.ListUpdateEvents("d4", FIRMWARE, Query(10))).data;
+    ASSERT_EQ(attic.size(), 1u);
+    EXPECT_EQ(attic[0].id(), "01890000-0000-7000-8000-000000000000");
+    EXPECT_EQ(attic[0].tenant_id(), "t1");
+    EXPECT_EQ(attic[0].note(), "assigned through the profile");
+    EXPECT_EQ(attic[0].created_time(), 500);
+    std::vector<UpdateEvent> kitchen = Must(tx.ListUpdateEvents("d1", FIRMWARE, Query(10))).data;
+    ASSERT_EQ(kitchen.size(), 1u);
+    EXPECT_EQ(kitchen[0].id(), "01890000-0000-7000-8000-000000000001");
+    EXPECT_EQ(Must(tx.ListUpdateEvents("d2", FIRMWARE, Query(10))).total_elements, 0);
+    // Notices in device-name order, tenant and device filled in.
+    std::vector<Notice> queued = Must(tx.ListNotices(10, false));
+    EXPECT_THAT(NoticeKeys(queued), ElementsAre("d4/1/k2", "d1/1/k2"));
+    EXPECT_EQ(queued[0].tenant_id(), "t1");
+    EXPECT_EQ(queued[0].reason(), "assigned");
+  });
+  // Unassigning: statuses lose their target, only existing ones get an event, every
+  // member gets a deletion notice (replacing its queued one).
+  UpdateStatus none;
+  none.set_target_ts(600);
+  none.set_state_since(600);
+  event.set_id("01890000-0001-7000-8000-000000000000");
+  event.set_state(::fwota::v1::UPDATE_STATE_UNSPECIFIED);
+  event.set_package_id("");
+  event.set_title("");
+  event.set_version("");
+  event.set_note("unassigned through the profile");
+  notice.set_package_id("");
+  notice.set_reason("unassigned");
+  InTransaction([&](MetadataTransaction& tx) {
+    EXPECT_EQ(Must(tx.RetargetProfileMembers("p1", FIRMWARE, none, event, notice)), 2);
+    UpdateStatus d1 = Must(tx.GetUpdateStatus("d1", FIRMWARE));
+    EXPECT_EQ(d1.state(), ::fwota::v1::UPDATE_STATE_UNSPECIFIED);
+    EXPECT_EQ(d1.target_package_id(), "");
+    EXPECT_EQ(d1.target_title(), "");
+    EXPECT_EQ(d1.state_since(), 600);
+    EXPECT_EQ(Must(tx.ListUpdateEvents("d1", FIRMWARE, Query(10))).total_elements, 2);
+    EXPECT_THAT(NoticeKeys(Must(tx.ListNotices(10, true))), ElementsAre("d4/1/", "d1/1/"));
+    EXPECT_EQ(Must(tx.CountNotices()), 2);
+    // Software: nobody has a status, so none is created and no event written.
+    event.set_id("01890000-0002-7000-8000-000000000000");
+    event.set_type(SOFTWARE);
+    notice.set_type(SOFTWARE);
+    EXPECT_EQ(Must(tx.RetargetProfileMembers("p1", SOFTWARE, none, event, notice)), 3);
+    FWOTA_EXPECT_CODE(tx.GetUpdateStatus("d2", SOFTWARE), kNotFound);
+    EXPECT_EQ(Must(tx.ListUpdateEvents("d2", SOFTWARE, Query(10))).total_elements, 0);
+    EXPECT_EQ(Must(tx.CountNotices()), 5);
+    // Bad input.
+    FWOTA_EXPECT_CODE(tx.RetargetProfileMembers(
+                          "p1", ::fwota::v1::OTA_PACKAGE_TYPE_UNSPECIFIED, none, event, notice),
+                      kInvalidArgument);
+    EXPECT_EQ(Must(tx.RetargetProfileMembers("p404", FIRMWARE, target, event, notice)), 0);
+  });
+}
+
 }  // namespace
 }  // namespace metadata_test
 }  // namespace fwota
