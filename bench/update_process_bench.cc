@@ -171,6 +171,10 @@ void Check(bool ok, const std::string& what) {
     (UpdateState a, int64_t b, int c), (a, b, c))                                              \
   X(absl::Status, TouchUpdateStatus, (absl::string_view a, OtaPackageType b, int64_t c),       \
     (a, b, c))                                                                                 \
+  X(absl::StatusOr<int64_t>, RetargetProfileMembers,                                           \
+    (absl::string_view a, OtaPackageType b, const UpdateStatus& c, const UpdateEvent& d,       \
+     const Notice& e),                                                                         \
+    (a, b, c, d, e))                                                                           \
   X(absl::Status, AppendUpdateEvent, (const UpdateEvent& a), (a))                              \
   X(absl::StatusOr<Page<UpdateEvent>>, ListUpdateEvents,                                       \
     (absl::string_view a, OtaPackageType b, const PageQuery& c), (a, b, c))                    \
