@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include <atomic>
+#include <deque>
 #include <iterator>
 #include <map>
 #include <optional>
@@ -781,20 +782,22 @@ class OtaServiceImpl : public OtaService {
     PendingReport mine{access_token, &report, clock_.NowMillis()};
     reports_mu_.Lock();
     pending_reports_.push_back(&mine);
-    while (!mine.done) {
-      if (writing_reports_) {
-        reports_cv_.Wait(&reports_mu_);
-        continue;
-      }
+    // Wake up when written, or when it is this report's turn to lead the next batch.
+    // absl::Mutex evaluates the conditions on unlock and wakes only those that hold, so
+    // hundreds of waiting reporters do not all wake for every batch.
+    auto my_turn = [this, &mine]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(reports_mu_) {
+      return mine.done || (!writing_reports_ && pending_reports_.front() == &mine);
+    };
+    reports_mu_.Await(absl::Condition(&my_turn));
+    if (!mine.done) {
       writing_reports_ = true;
-      std::vector<PendingReport*> batch;
+      std::deque<PendingReport*> batch;
       batch.swap(pending_reports_);
       reports_mu_.Unlock();
       WriteReports(batch);
       reports_mu_.Lock();
       for (PendingReport* p : batch) p->done = true;
       writing_reports_ = false;
-      reports_cv_.SignalAll();
     }
     reports_mu_.Unlock();
     return mine.result;
@@ -1121,7 +1124,7 @@ class OtaServiceImpl : public OtaService {
 
   // Writes `batch` in one transaction; if that fails as a whole (a store error, or a
   // device deleted meanwhile), each report on its own, so one bad report fails alone.
-  void WriteReports(const std::vector<PendingReport*>& batch) {
+  void WriteReports(const std::deque<PendingReport*>& batch) {
     absl::Status all = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
       for (PendingReport* p : batch) {
         p->result = ApplyReport(tx, *p);
@@ -1595,8 +1598,7 @@ class OtaServiceImpl : public OtaService {
   // Notices (and silent statuses) handled per transaction.
   static constexpr int64_t kDrainBatch = 512;
   absl::Mutex reports_mu_;
-  absl::CondVar reports_cv_;
-  std::vector<PendingReport*> pending_reports_ ABSL_GUARDED_BY(reports_mu_);
+  std::deque<PendingReport*> pending_reports_ ABSL_GUARDED_BY(reports_mu_);
   bool writing_reports_ ABSL_GUARDED_BY(reports_mu_) = false;
   absl::Mutex activity_mu_;
   absl::flat_hash_map<std::pair<std::string, int>, int64_t> activity_

@@ -534,7 +534,10 @@ class SqliteTransaction final : public MetadataTransaction {
                     " (ORDER BY m.name, m.id) - 1), m.tenant_id, m.id, ?2, ?4, ?5, ?6, ?7, ?8,"
                     " ?9, ?10, ?11, ?12 FROM (",
                     members,
-                    ") AS m JOIN update_status s ON s.device_id = m.id AND s.type = ?2"));
+                    // After an assignment every member has a status; after an
+                    // unassignment only those that had one get an entry.
+                    assigned ? ") AS m"
+                             : ") AS m JOIN update_status s ON s.device_id = m.id AND s.type = ?2"));
         BindText(*q, 1, profile_id);
         q->bind(2, static_cast<int32_t>(type));
         BindText(*q, 3, event.id());
