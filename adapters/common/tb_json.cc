@@ -239,9 +239,14 @@ absl::string_view StateNameOrEmpty(UpdateState state) {
 }  // namespace
 
 void WriteUpdateStatus(JsonWriter& w, const UpdateStatus& s) {
+  WriteUpdateStatus(w, s, absl::string_view());
+}
+
+void WriteUpdateStatus(JsonWriter& w, const UpdateStatus& s, absl::string_view device_name) {
   w.BeginObject();
   w.Key("deviceId");
   WriteEntityId(w, "DEVICE", s.device_id());
+  if (!device_name.empty()) w.Field("deviceName", device_name);
   StringOrNull(w, "type", PackageTypeName(s.type()));
   StringOrNull(w, "state", StateNameOrEmpty(s.state()));
   w.Field("stateSince", s.state_since());
@@ -256,6 +261,7 @@ void WriteUpdateStatus(JsonWriter& w, const UpdateStatus& s) {
   StringOrNull(w, "currentVersion", s.current_version());
   StringOrNull(w, "error", s.error());
   w.Field("lastActivity", s.last_activity());
+  w.Field("noticesSent", static_cast<int64_t>(s.notices_sent()));
   w.EndObject();
 }
 

@@ -77,8 +77,11 @@ std::string ExplanationJson(const Explanation& explanation);
 // ("QUEUED" ... "FAILED", null before the first one), stateSince, progress (the dashboard's
 // percentage for the state: QUEUED 0, INITIATED 5, DOWNLOADING 10, DOWNLOADED 55, VERIFIED
 // 60, UPDATING 70, FAILED 99, UPDATED 100), targetPackageId, targetTitle, targetVersion,
-// targetTag, targetTs, currentTitle, currentVersion, error, lastActivity.
+// targetTag, targetTs, currentTitle, currentVersion, error, lastActivity, noticesSent
+// (notices sent for the current target, re-notifications included).
 void WriteUpdateStatus(JsonWriter& w, const UpdateStatus& status);
+// The same with "deviceName" (for listings of many devices' statuses).
+void WriteUpdateStatus(JsonWriter& w, const UpdateStatus& status, absl::string_view device_name);
 std::string UpdateStatusJson(const UpdateStatus& status);
 
 // One entry of a device's update history: id, createdTime, deviceId, type, state,

@@ -209,6 +209,8 @@
     if (st.filter) path += `&state=${q(st.filter)}`;
     if (st.search) path += `&textSearch=${q(st.search)}`;
     const data = await api('GET', path);
+    // Each status names its device; older servers did not, so fall back to the list.
+    for (const s of data.data) if (s.deviceName) st.names.set(s.deviceId.id, s.deviceName);
     if (data.data.some((s) => !st.names.has(s.deviceId.id))) await loadDeviceNames();
     if (st.page > 0 && st.page >= data.totalPages) {
       st.page = Math.max(0, data.totalPages - 1);

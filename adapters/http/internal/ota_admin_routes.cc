@@ -412,7 +412,11 @@ HttpResponse ListOtaDevices(const ApiContext& api, const RouteCall& call) {
   absl::StatusOr<Page<UpdateStatus>> page =
       api.service.ListUpdateStatuses(*call.tenant, *type, state, *query);
   if (!page.ok()) return ErrorResponse(page.status());
-  return PageResponse(*page, adapters::WriteUpdateStatus);
+  // Each entry names its device, so a dashboard need not fetch every device.
+  return PageResponse(*page, [&](JsonWriter& w, const UpdateStatus& s) {
+    absl::StatusOr<Device> device = api.service.FindDevice(*call.tenant, s.device_id());
+    adapters::WriteUpdateStatus(w, s, device.ok() ? device->name() : std::string());
+  });
 }
 
 HttpResponse ExplainDevice(const ApiContext& api, const RouteCall& call) {

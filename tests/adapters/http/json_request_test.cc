@@ -192,12 +192,19 @@ TEST(TbJsonAdditionsTest, UpdateStatusAndEvent) {
   s.set_state_since(17);
   s.set_target_title("fw");
   s.set_current_version("0.9");
+  s.set_notices_sent(2);
   EXPECT_EQ(adapters::UpdateStatusJson(s),
             R"({"deviceId":{"entityType":"DEVICE","id":"33333333-3333-3333-3333-333333333333"},)"
             R"("type":"FIRMWARE","state":"DOWNLOADING","stateSince":17,"progress":10,)"
             R"("targetPackageId":null,"targetTitle":"fw","targetVersion":null,"targetTag":null,)"
             R"("targetTs":0,"currentTitle":null,"currentVersion":"0.9","error":null,)"
-            R"("lastActivity":0})");
+            R"("lastActivity":0,"noticesSent":2})");
+  JsonWriter named;
+  adapters::WriteUpdateStatus(named, s, "kitchen \"1\"");
+  const std::string prefix =
+      R"({"deviceId":{"entityType":"DEVICE","id":"33333333-3333-3333-3333-333333333333"},)"
+      R"("deviceName":"kitchen \"1\"","type":"FIRMWARE",)";
+  EXPECT_EQ(named.str().substr(0, prefix.size()), prefix);
   UpdateEvent e;
   e.set_id("e1");
   e.set_state(::fwota::v1::UPDATE_STATE_UNSPECIFIED);

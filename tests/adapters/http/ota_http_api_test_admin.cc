@@ -592,6 +592,7 @@ TEST_F(AdminApiTest, StatsAndDevicesInAState) {
   ASSERT_EQ(devices.status, 200) << devices.body;
   EXPECT_EQ(JsonInt(devices.body, "totalElements"), 1);
   EXPECT_EQ(JsonText(devices.body, "data.0.deviceId.id"), device_id_);
+  EXPECT_EQ(JsonText(devices.body, "data.0.deviceName"), "t-1");
   EXPECT_EQ(JsonInt(Call("GET", "/api/ota/devices?state=FAILED&pageSize=10&page=0").body,
                     "totalElements"),
             0);
