@@ -287,6 +287,62 @@ class RestartTest(unittest.TestCase):
             self.assertEqual(server.stop(), 0)
 
 
+class LongPollTest(unittest.TestCase):
+    def test_long_poll_gets_the_notice_and_shutdown_answers_parked_polls(self):
+        tmp = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
+        data_dir = os.path.join(tmp, "data")
+        server = Fwotad(data_dir, "--notices_per_minute=0")
+        base = "http://127.0.0.1:%d" % server.port
+        h = ["-H", "X-Authorization: Bearer " + server.key, "-H", "Content-Type: application/json"]
+        try:
+            status, out, _ = curl(["-X", "POST", base + "/api/deviceProfile", *h,
+                                   "--data-binary", '{"name":"lp"}'])
+            self.assertEqual(status, 200, out)
+            profile = json.loads(out)["id"]["id"]
+            status, out, _ = curl(["-X", "POST", base + "/api/device?accessToken=LP_TOKEN", *h,
+                                   "--data-binary", json.dumps(
+                                       {"name": "lp-1", "deviceProfileId": {"id": profile}})])
+            self.assertEqual(status, 200, out)
+            status, out, _ = curl(["-X", "POST", base + "/api/otaPackage", *h, "--data-binary",
+                                   json.dumps({"title": "lp", "version": "1", "type": "FIRMWARE",
+                                               "deviceProfileId": {"id": profile}})])
+            package = json.loads(out)["id"]["id"]
+            image = os.path.join(tmp, "lp.bin")
+            with open(image, "wb") as f:
+                f.write(b"long poll image")
+            status, out, _ = curl(["-X", "POST", base + "/api/otaPackage/%s?checksumAlgorithm=SHA256"
+                                   % package, "-H", "X-Authorization: Bearer " + server.key,
+                                   "-F", "file=@" + image])
+            self.assertEqual(status, 200, out)
+            # A device parks a long poll; the profile assignment's notice answers it.
+            poll = subprocess.Popen(["curl", "-sS", "-w", "\n%{http_code}", base +
+                                     "/api/v1/LP_TOKEN/attributes/updates?timeout=20000"],
+                                    stdout=subprocess.PIPE)
+            time.sleep(0.5)
+            status, out, _ = curl(["-X", "POST", base + "/api/deviceProfile", *h, "--data-binary",
+                                   json.dumps({"id": {"id": profile}, "name": "lp",
+                                               "firmwareId": {"id": package}})])
+            self.assertEqual(status, 200, out)
+            body, code = poll.communicate(timeout=20)[0].decode().rsplit("\n", 1)
+            self.assertEqual(code, "200", body)
+            pushed = json.loads(body)
+            self.assertEqual((pushed["fw_title"], pushed["fw_version"], pushed["fw_size"]),
+                             ("lp", "1", len(b"long poll image")))
+            self.assertEqual(pushed["deleted"], ["fw_url"])
+            self.assertIn('msg="notices sent" sent=1', server.read_log())
+            # A poll parked at shutdown is answered at once (408), not after its timeout.
+            poll = subprocess.Popen(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", base +
+                                     "/api/v1/LP_TOKEN/attributes/updates?timeout=60000"],
+                                    stdout=subprocess.PIPE)
+            time.sleep(0.5)
+            started = time.time()
+            self.assertEqual(server.stop(), 0)
+            self.assertEqual(poll.communicate(timeout=20)[0].decode(), "408")
+            self.assertLess(time.time() - started, 10)
+        finally:
+            server.stop()
+
+
 class BadInputTest(unittest.TestCase):
     """Abuse of every kind gets a clear 4xx; the server keeps serving and keeps nothing."""
 
