@@ -530,13 +530,8 @@ class MemoryTransaction final : public MetadataTransaction {
                                                  OtaPackageType type, const UpdateStatus& status,
                                                  const UpdateEvent& event,
                                                  const Notice& notice) override {
-    const std::string key = metadata_internal::UpdateStatusKey(profile_id, type);
     FWOTA_RETURN_IF_ERROR(
-        metadata_internal::CheckUpdateType(metadata_internal::kUpdateStatus, key, type));
-    FWOTA_RETURN_IF_ERROR(
-        metadata_internal::CheckUpdateState(metadata_internal::kUpdateStatus, key, status.state()));
-    FWOTA_RETURN_IF_ERROR(
-        metadata_internal::CheckUpdateState(metadata_internal::kUpdateEvent, key, event.state()));
+        metadata_internal::CheckRetarget(profile_id, type, status.state(), event.state()));
     std::vector<const Device*> members;
     for (const auto& [id, device] : state_.devices) {
       const std::string& own =

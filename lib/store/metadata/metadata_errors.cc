@@ -1,6 +1,7 @@
 #include "lib/store/metadata/metadata_errors.h"
 
 #include "absl/strings/str_cat.h"
+#include "fwota/status_macros.h"
 
 namespace fwota {
 namespace metadata_internal {
@@ -119,6 +120,14 @@ absl::Status CheckUpdateState(absl::string_view entity, absl::string_view id, Up
   if (::fwota::v1::UpdateState_IsValid(state)) return absl::OkStatus();
   return absl::InvalidArgumentError(
       absl::StrCat(entity, " '", id, "': unknown update state ", static_cast<int>(state)));
+}
+
+absl::Status CheckRetarget(absl::string_view profile_id, OtaPackageType type,
+                           UpdateState status_state, UpdateState event_state) {
+  const std::string key = UpdateStatusKey(profile_id, type);
+  FWOTA_RETURN_IF_ERROR(CheckUpdateType(kUpdateStatus, key, type));
+  FWOTA_RETURN_IF_ERROR(CheckUpdateState(kUpdateStatus, key, status_state));
+  return CheckUpdateState(kUpdateEvent, key, event_state);
 }
 
 absl::Status CheckPageQuery(const PageQuery& query) {

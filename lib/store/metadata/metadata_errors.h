@@ -71,6 +71,10 @@ absl::Status CheckUpdateType(absl::string_view entity, absl::string_view id, Ota
 // CountUpdateStates indexes by state.
 absl::Status CheckUpdateState(absl::string_view entity, absl::string_view id, UpdateState state);
 
+// The checks of RetargetProfileMembers: a FIRMWARE or SOFTWARE type, states of the enum.
+absl::Status CheckRetarget(absl::string_view profile_id, OtaPackageType type,
+                           UpdateState status_state, UpdateState event_state);
+
 // kInvalidArgument for a page_size below 1 or a negative page.
 absl::Status CheckPageQuery(const PageQuery& query);
 

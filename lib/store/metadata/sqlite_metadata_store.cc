@@ -474,13 +474,8 @@ class SqliteTransaction final : public MetadataTransaction {
                                                  OtaPackageType type, const UpdateStatus& status,
                                                  const UpdateEvent& event,
                                                  const Notice& notice) override {
-    const std::string key = metadata_internal::UpdateStatusKey(profile_id, type);
     FWOTA_RETURN_IF_ERROR(
-        metadata_internal::CheckUpdateType(metadata_internal::kUpdateStatus, key, type));
-    FWOTA_RETURN_IF_ERROR(
-        metadata_internal::CheckUpdateState(metadata_internal::kUpdateStatus, key, status.state()));
-    FWOTA_RETURN_IF_ERROR(
-        metadata_internal::CheckUpdateState(metadata_internal::kUpdateEvent, key, event.state()));
+        metadata_internal::CheckRetarget(profile_id, type, status.state(), event.state()));
     // Only these two column names ever reach the SQL text.
     const char* slot = type == ::fwota::v1::SOFTWARE ? "software_id" : "firmware_id";
     const std::string members = absl::StrCat(
