@@ -13,6 +13,7 @@
 #include <iterator>
 #include <map>
 #include <optional>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -780,27 +781,41 @@ class OtaServiceImpl : public OtaService {
     // A state name that is none of ThingsBoard's is refused before anything is written.
     if (!report.state.empty()) FWOTA_RETURN_IF_ERROR(ParseUpdateState(report.state).status());
     PendingReport mine{access_token, &report, clock_.NowMillis()};
-    reports_mu_.Lock();
+    absl::MutexLock lock(&reports_mu_);
+    if (!report_writer_.joinable()) report_writer_ = std::thread([this] { WriteReportsLoop(); });
     pending_reports_.push_back(&mine);
-    // Wake up when written, or when it is this report's turn to lead the next batch.
-    // absl::Mutex evaluates the conditions on unlock and wakes only those that hold, so
-    // hundreds of waiting reporters do not all wake for every batch.
-    auto my_turn = [this, &mine]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(reports_mu_) {
-      return mine.done || (!writing_reports_ && pending_reports_.front() == &mine);
-    };
-    reports_mu_.Await(absl::Condition(&my_turn));
-    if (!mine.done) {
-      writing_reports_ = true;
-      std::deque<PendingReport*> batch;
-      batch.swap(pending_reports_);
-      reports_mu_.Unlock();
-      WriteReports(batch);
-      reports_mu_.Lock();
-      for (PendingReport* p : batch) p->done = true;
-      writing_reports_ = false;
-    }
-    reports_mu_.Unlock();
+    // absl::Mutex evaluates the conditions on unlock and wakes only those that hold: each
+    // reporter wakes once, when its report is written.
+    reports_mu_.Await(absl::Condition(&mine.done));
     return mine.result;
+  }
+
+  ~OtaServiceImpl() override {
+    {
+      absl::MutexLock lock(&reports_mu_);
+      stopping_reports_ = true;
+    }
+    if (report_writer_.joinable()) report_writer_.join();
+  }
+
+  // The report writer: one thread that writes whatever reports queued up while it wrote
+  // the previous group, in one transaction (a group commit).
+  void WriteReportsLoop() {
+    while (true) {
+      std::deque<PendingReport*> batch;
+      {
+        absl::MutexLock lock(&reports_mu_);
+        auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(reports_mu_) {
+          return !pending_reports_.empty() || stopping_reports_;
+        };
+        reports_mu_.Await(absl::Condition(&ready));
+        if (pending_reports_.empty()) return;  // stopping, and nothing left to write
+        batch.swap(pending_reports_);
+      }
+      WriteReports(batch);
+      absl::MutexLock lock(&reports_mu_);
+      for (PendingReport* p : batch) p->done = true;
+    }
   }
 
   // ---- The update process ----
@@ -1599,7 +1614,8 @@ class OtaServiceImpl : public OtaService {
   static constexpr int64_t kDrainBatch = 512;
   absl::Mutex reports_mu_;
   std::deque<PendingReport*> pending_reports_ ABSL_GUARDED_BY(reports_mu_);
-  bool writing_reports_ ABSL_GUARDED_BY(reports_mu_) = false;
+  bool stopping_reports_ ABSL_GUARDED_BY(reports_mu_) = false;
+  std::thread report_writer_;  // started with the first report
   absl::Mutex activity_mu_;
   absl::flat_hash_map<std::pair<std::string, int>, int64_t> activity_
       ABSL_GUARDED_BY(activity_mu_);
