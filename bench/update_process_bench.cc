@@ -38,6 +38,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <numeric>
 #include <random>
 #include <string>
 #include <thread>
@@ -605,6 +606,11 @@ int Run() {
     // ---- Reports ----
     std::vector<uint8_t> reports_sent(n, 0);
     std::atomic<int> cursor{0};
+    // Devices report in a random order (as a fleet does), not in the order they were
+    // created or queued: the tables' layout must not line up with the reports.
+    std::vector<int> order(n);
+    std::iota(order.begin(), order.end(), 0);
+    std::shuffle(order.begin(), order.end(), std::mt19937(42));
     const double phase_seconds = absl::GetFlag(FLAGS_phase_seconds);
     for (const std::string& arg : absl::GetFlag(FLAGS_reporters)) {
       int threads = 0;
@@ -624,8 +630,9 @@ int Run() {
           const Clock::time_point end{Clock::duration(deadline.load())};
           std::vector<double>& lat = latencies[t];
           while (Clock::now() < end) {
-            const int i = cursor.fetch_add(1);
-            if (i >= n) break;
+            const int next = cursor.fetch_add(1);
+            if (next >= n) break;
+            const int i = order[next];
             for (const char* state : {"DOWNLOADING", "DOWNLOADED"}) {
               DeviceReport report;
               report.type = fw;

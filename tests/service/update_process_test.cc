@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <functional>
@@ -132,6 +133,14 @@ class UpdateProcessTest : public ::testing::TestWithParam<StoreKind> {
     return p.value_or(OtaPackage());
   }
 
+  // The devices in the order a profile assignment queues them: by id.
+  std::vector<Device> ById() {
+    std::vector<Device> sorted = devices_;
+    std::sort(sorted.begin(), sorted.end(),
+              [](const Device& a, const Device& b) { return a.id() < b.id(); });
+    return sorted;
+  }
+
   int64_t Queued() {
     absl::StatusOr<int64_t> n = service_->CountQueuedNotices();
     EXPECT_TRUE(n.ok()) << n.status();
@@ -192,14 +201,15 @@ TEST_P(UpdateProcessTest, ProfileAssignmentQueuesEveryMemberAndDrainSendsInOrder
   ASSERT_OK_AND_ASSIGN(DrainResult first, service_->DrainNotices(2));
   EXPECT_EQ(first.sent, 2);
   EXPECT_EQ(first.remaining, 3);
-  EXPECT_THAT(notifier_.devices(), ElementsAre(devices_[0].id(), devices_[1].id()));
-  EXPECT_EQ(Status(devices_[0]).state(), kInitiated);
-  EXPECT_EQ(Status(devices_[0]).notices_sent(), 1);
-  EXPECT_EQ(Status(devices_[2]).state(), kQueued);
+  const std::vector<Device> order = ById();
+  EXPECT_THAT(notifier_.devices(), ElementsAre(order[0].id(), order[1].id()));
+  EXPECT_EQ(Status(order[0]).state(), kInitiated);
+  EXPECT_EQ(Status(order[0]).notices_sent(), 1);
+  EXPECT_EQ(Status(order[2]).state(), kQueued);
 
   // The push carries ThingsBoard's attributes and names the keys that do not apply.
   const AttributeNotice push = notifier_.notices()[0];
-  EXPECT_EQ(push.access_token, "token-0");
+  EXPECT_EQ(push.access_token, order[0].access_token());
   EXPECT_EQ(push.type, FIRMWARE);
   std::vector<std::string> keys;
   for (const SharedAttribute& a : push.updated) keys.push_back(a.key);
@@ -415,22 +425,23 @@ TEST_P(UpdateProcessTest, StalledDeviceDoesNotWaitBehindTheQueue) {
   ASSERT_OK(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, fw1_.id()));
   ASSERT_OK_AND_ASSIGN(DrainResult first, service_->DrainNotices(1));
   ASSERT_EQ(first.sent, 1);
-  Report(devices_[0], "DOWNLOADING");
-  // The other four stay queued (no budget) while device 0 goes silent.
+  const Device first_device = ById()[0];  // the first in the queue
+  Report(first_device, "DOWNLOADING");
+  // The other four stay queued (no budget) while it goes silent.
   clock_.Advance(3 * kMinute + 1);
   ASSERT_OK_AND_ASSIGN(StallSweepResult swept, service_->SweepStalls(policy));
   EXPECT_EQ(swept.renotified, 1);
-  EXPECT_EQ(notifier_.devices().back(), devices_[0].id());
+  EXPECT_EQ(notifier_.devices().back(), first_device.id());
   EXPECT_EQ(Queued(), 4);
   // Its history says why, once.
-  std::vector<std::string> history = History(devices_[0]);
+  std::vector<std::string> history = History(first_device);
   EXPECT_THAT(history, ElementsAre("QUEUED/server", "INITIATED/server", "DOWNLOADING/device",
                                    "INITIATED/server"));
   // Still silent: FAILED after the INITIATED limit, while the queue still waits.
   clock_.Advance(5 * kMinute + 1);
   ASSERT_OK_AND_ASSIGN(StallSweepResult failed, service_->SweepStalls(policy));
   EXPECT_EQ(failed.failed, 1);
-  EXPECT_EQ(Status(devices_[0]).state(), kFailed);
+  EXPECT_EQ(Status(first_device).state(), kFailed);
   EXPECT_EQ(Queued(), 4);
 }
 

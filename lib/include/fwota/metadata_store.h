@@ -167,7 +167,7 @@ class MetadataTransaction {
                                          int64_t millis) = 0;
   // The update process's bulk write when the `type` package of profile `profile_id`
   // changes, for every device of the profile whose own `type` slot is empty, in device
-  // name order:
+  // id order:
   // - its status of `type` takes `status`'s state, target_*, error, state_since and
   //   notices_sent (its current_* and last_activity stay; a device without a status gets
   //   one, with its tenant, when status.target_package_id is set, and is left without one

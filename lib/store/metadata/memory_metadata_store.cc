@@ -538,9 +538,8 @@ class MemoryTransaction final : public MetadataTransaction {
           type == ::fwota::v1::SOFTWARE ? device.software_id() : device.firmware_id();
       if (device.device_profile_id() == profile_id && own.empty()) members.push_back(&device);
     }
-    std::sort(members.begin(), members.end(), [](const Device* a, const Device* b) {
-      return std::tie(a->name(), a->id()) < std::tie(b->name(), b->id());
-    });
+    std::sort(members.begin(), members.end(),
+              [](const Device* a, const Device* b) { return a->id() < b->id(); });
     int64_t events = 0;
     for (const Device* device : members) {
       auto it = state_.update_statuses.find({device->id(), static_cast<int>(type)});

@@ -478,9 +478,11 @@ class SqliteTransaction final : public MetadataTransaction {
         metadata_internal::CheckRetarget(profile_id, type, status.state(), event.state()));
     // Only these two column names ever reach the SQL text.
     const char* slot = type == ::fwota::v1::SOFTWARE ? "software_id" : "firmware_id";
+    // Written in device id order: each statement then fills its key-ordered indexes
+    // (status and notice by device, history by device) front to back instead of at
+    // random places.
     const std::string members = absl::StrCat(
-        "SELECT id, tenant_id, name FROM device WHERE device_profile_id = ?1 AND ", slot,
-        " IS NULL");
+        "SELECT id, tenant_id FROM device WHERE device_profile_id = ?1 AND ", slot, " IS NULL");
     return Run([&]() -> absl::StatusOr<int64_t> {
       const bool assigned = !status.target_package_id().empty();
       {
@@ -494,7 +496,8 @@ class SqliteTransaction final : public MetadataTransaction {
                           " SELECT m.tenant_id, m.id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, '', '', ?9,"
                           " ?10, 0, ?11 FROM (",
                           members,
-                          ") AS m WHERE true ON CONFLICT (device_id, type) DO UPDATE SET"
+                          ") AS m WHERE true ORDER BY m.id"
+                          " ON CONFLICT (device_id, type) DO UPDATE SET"
                           " state = excluded.state, target_package_id = excluded.target_package_id,"
                           " target_title = excluded.target_title,"
                           " target_version = excluded.target_version,"
@@ -526,13 +529,15 @@ class SqliteTransaction final : public MetadataTransaction {
                     "INSERT INTO update_event (id, tenant_id, device_id, type, state, package_id,"
                     " title, version, error, source, accepted, note, created_time)"
                     " SELECT substr(?3, 1, 24) || printf('%012x', row_number() OVER"
-                    " (ORDER BY m.name, m.id) - 1), m.tenant_id, m.id, ?2, ?4, ?5, ?6, ?7, ?8,"
+                    " (ORDER BY m.id) - 1), m.tenant_id, m.id, ?2, ?4, ?5, ?6, ?7, ?8,"
                     " ?9, ?10, ?11, ?12 FROM (",
                     members,
                     // After an assignment every member has a status; after an
                     // unassignment only those that had one get an entry.
                     assigned ? ") AS m"
-                             : ") AS m JOIN update_status s ON s.device_id = m.id AND s.type = ?2"));
+                             : ") AS m JOIN update_status s ON s.device_id = m.id AND s.type = ?2",
+                    // In key order, the history's per-device index grows in order too.
+                    " ORDER BY m.id"));
         BindText(*q, 1, profile_id);
         q->bind(2, static_cast<int32_t>(type));
         BindText(*q, 3, event.id());
@@ -551,7 +556,7 @@ class SqliteTransaction final : public MetadataTransaction {
               absl::StrCat("INSERT OR REPLACE INTO ota_notice (tenant_id, device_id, type,"
                            " package_id, reason, created_time) SELECT m.tenant_id, m.id, ?2, ?3,"
                            " ?4, ?5 FROM (",
-                           members, ") AS m ORDER BY m.name, m.id"));
+                           members, ") AS m ORDER BY m.id"));
       BindText(*q, 1, profile_id);
       q->bind(2, static_cast<int32_t>(type));
       BindOptional(*q, 3, notice.package_id());

@@ -1881,20 +1881,20 @@ TEST_P(MetadataStoreConformanceTest, RetargetProfileMembersInBulk) {
     EXPECT_EQ(d4.last_activity(), 0);
     FWOTA_EXPECT_CODE(tx.GetUpdateStatus("d2", FIRMWARE), kNotFound);
     FWOTA_EXPECT_CODE(tx.GetUpdateStatus("d3", FIRMWARE), kNotFound);
-    // One event each, ids in device-name order after the base's first 24 characters.
+    // One event each, ids in device id order after the base's first 24 characters.
     std::vector<UpdateEvent> attic = Must(tx.ListUpdateEvents("d4", FIRMWARE, Query(10))).data;
     ASSERT_EQ(attic.size(), 1u);
-    EXPECT_EQ(attic[0].id(), "01890000-0000-7000-8000-000000000000");
+    EXPECT_EQ(attic[0].id(), "01890000-0000-7000-8000-000000000001");
     EXPECT_EQ(attic[0].tenant_id(), "t1");
     EXPECT_EQ(attic[0].note(), "assigned through the profile");
     EXPECT_EQ(attic[0].created_time(), 500);
     std::vector<UpdateEvent> kitchen = Must(tx.ListUpdateEvents("d1", FIRMWARE, Query(10))).data;
     ASSERT_EQ(kitchen.size(), 1u);
-    EXPECT_EQ(kitchen[0].id(), "01890000-0000-7000-8000-000000000001");
+    EXPECT_EQ(kitchen[0].id(), "01890000-0000-7000-8000-000000000000");
     EXPECT_EQ(Must(tx.ListUpdateEvents("d2", FIRMWARE, Query(10))).total_elements, 0);
-    // Notices in device-name order, tenant and device filled in.
+    // Notices in device id order, tenant and device filled in.
     std::vector<Notice> queued = Must(tx.ListNotices(10, false));
-    EXPECT_THAT(NoticeKeys(queued), ElementsAre("d4/1/k2", "d1/1/k2"));
+    EXPECT_THAT(NoticeKeys(queued), ElementsAre("d1/1/k2", "d4/1/k2"));
     EXPECT_EQ(queued[0].tenant_id(), "t1");
     EXPECT_EQ(queued[0].reason(), "assigned");
   });
@@ -1919,7 +1919,7 @@ TEST_P(MetadataStoreConformanceTest, RetargetProfileMembersInBulk) {
     EXPECT_EQ(d1.target_title(), "");
     EXPECT_EQ(d1.state_since(), 600);
     EXPECT_EQ(Must(tx.ListUpdateEvents("d1", FIRMWARE, Query(10))).total_elements, 2);
-    EXPECT_THAT(NoticeKeys(Must(tx.ListNotices(10, true))), ElementsAre("d4/1/", "d1/1/"));
+    EXPECT_THAT(NoticeKeys(Must(tx.ListNotices(10, true))), ElementsAre("d1/1/", "d4/1/"));
     EXPECT_EQ(Must(tx.CountNotices()), 2);
     // Software: nobody has a status, so none is created and no event written.
     event.set_id("01890000-0002-7000-8000-000000000000");
