@@ -62,8 +62,9 @@ FAILING = {i for i in range(DEVICES) if i % 50 == 25}  # 20 devices report FAILE
 STALLING = {i for i in range(DEVICES) if i % 100 == 37}  # 10 go silent after DOWNLOADING
 REASSIGNED = 100  # reassigned to fw 2.0 in the middle of its 1.0 download
 OVERRIDE_BEFORE = 5  # its own package before the profile gets one
-OVERRIDE_QUEUED = 950  # its own package while its profile notice is queued
-assert not (LONG_POLL | {REASSIGNED, OVERRIDE_BEFORE, OVERRIDE_QUEUED}) & (FAILING | STALLING)
+# Another device gets its own package while its profile notice is still queued: the one
+# queued last (profile notices go out in device id order), picked once the ids are known.
+assert not (LONG_POLL | {REASSIGNED, OVERRIDE_BEFORE}) & (FAILING | STALLING)
 
 ATTRIBUTE_KEYS = "fw_title,fw_version,fw_size,fw_checksum,fw_checksum_algorithm"
 
@@ -421,7 +422,9 @@ def dispatcher(fleet):
             if not fleet.stopping.is_set():
                 fleet.error("dispatcher: %s" % e)
             return
-        for status in page["data"]:
+        # Oldest notice first, as devices start when their notice arrives (the listing is
+        # newest first).
+        for status in sorted(page["data"], key=lambda st: st["stateSince"]):
             device = fleet.by_id.get(status["deviceId"]["id"])
             if device is None:
                 fleet.error("INITIATED status of an unknown device: %s" % status)
@@ -479,7 +482,7 @@ def run(fleet):
     for i in range(DEVICES):
         role = ("fail" if i in FAILING else "stall" if i in STALLING else
                 "reassign" if i == REASSIGNED else
-                "override" if i in (OVERRIDE_BEFORE, OVERRIDE_QUEUED) else "ok")
+                "override" if i == OVERRIDE_BEFORE else "ok")
         fleet.devices.append(Device(i, "dev-%04d" % i, "fleet-token-%04d" % i, role, i in LONG_POLL))
     solo = Device(DEVICES, "solo-0", "solo-token-0", "unassign")
     fleet.devices.append(solo)
@@ -537,10 +540,12 @@ def run(fleet):
     stats = admin.json("GET", "/api/ota/stats?type=FIRMWARE")
     check(stats["QUEUED"] + stats["INITIATED"] >= DEVICES - 1,
           "after the profile assignment: %s" % stats)
-    # dev-0950 gets its override while its profile notice still waits in the queue.
-    late = fleet.devices[OVERRIDE_QUEUED]
+    # The last device in the queue gets its own package while its profile notice waits.
+    late = max((d for d in fleet.devices[:DEVICES] if d.role == "ok" and not d.long_poll),
+               key=lambda d: d.id)
+    late.role = "override"
     late_status = admin.json("GET", "/api/device/%s/otaStatus?type=FIRMWARE" % late.id)
-    check(late_status["state"] == "QUEUED", "dev-0950 is not queued any more: %s" % late_status)
+    check(late_status["state"] == "QUEUED", "%s is not queued any more: %s" % (late.name, late_status))
     with late.lock:
         late.target = special
     assign_device(admin, late, special)

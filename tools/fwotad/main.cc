@@ -15,6 +15,7 @@
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "adapters/http/attribute_updates.h"
 #include "adapters/http/http_server.h"
@@ -157,10 +158,19 @@ int Run() {
   worker_options.sweep_interval_millis = updates.stall_sweep_interval_ms();
   worker_options.stall = *ParseStallTimeouts(updates.stall_timeouts());  // validated above
   worker_options.stall.renotify = updates.stall_renotify();
-  worker_options.on_drain = [](const DrainResult& r) {
+  // One log line per 10 s of sending (a paced rollout sends a notice every few hundred
+  // ms), and one when the queue runs empty. Called from the worker's one thread.
+  worker_options.on_drain = [total = DrainResult(), last = absl::InfinitePast()](
+                                const DrainResult& r) mutable {
+    total.sent += r.sent;
+    total.deletions += r.deletions;
+    total.skipped += r.skipped;
+    if (r.remaining > 0 && absl::Now() - last < absl::Seconds(10)) return;
     Log("info", "notices sent",
-        {{"sent", absl::StrCat(r.sent)}, {"deletions", absl::StrCat(r.deletions)},
-         {"skipped", absl::StrCat(r.skipped)}, {"queued", absl::StrCat(r.remaining)}});
+        {{"sent", absl::StrCat(total.sent)}, {"deletions", absl::StrCat(total.deletions)},
+         {"skipped", absl::StrCat(total.skipped)}, {"queued", absl::StrCat(r.remaining)}});
+    total = DrainResult();
+    last = absl::Now();
   };
   worker_options.on_sweep = [](const StallSweepResult& r) {
     Log("warn", "stalled devices",

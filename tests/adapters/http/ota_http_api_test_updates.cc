@@ -63,8 +63,24 @@ TEST_F(UpdatesApiTest, LongPollGetsTheNoticeWhenItIsSent) {
   EXPECT_EQ(JsonText(status.body, "state"), "INITIATED") << status.body;
 }
 
+TEST_F(UpdatesApiTest, NoticeSentBetweenPollsAnswersTheNextPollAtOnce) {
+  ASSERT_OK_AND_ASSIGN(DrainResult drained, service_->DrainNotices(10));
+  ASSERT_EQ(drained.sent, 1);  // nobody was polling
+  EXPECT_EQ(hub_.held(), 1u);
+  const absl::Time start = absl::Now();
+  HttpResponse r = Device("GET", "/api/v1/DEVICE_TOKEN/attributes/updates?timeout=10000");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_EQ(JsonText(r.body, "fw_version"), "1.0");
+  // Delivered once: the poll after it waits.
+  EXPECT_EQ(hub_.held(), 0u);
+  EXPECT_EQ(Device("GET", "/api/v1/DEVICE_TOKEN/attributes/updates?timeout=50").status, 408);
+}
+
 TEST_F(UpdatesApiTest, LongPollGetsTheDeletionOfAnUnassignedPackage) {
   ASSERT_OK(service_->DrainNotices(10));
+  // The assignment's notice, held for the device, is its first poll's answer.
+  ASSERT_EQ(Device("GET", "/api/v1/DEVICE_TOKEN/attributes/updates?timeout=50").status, 200);
   std::future<HttpResponse> poll = StartLongPoll("?timeout=10000");
   HttpResponse unassigned =
       Call("POST", "/api/device",
@@ -175,6 +191,40 @@ TEST_F(UpdatesApiTest, SaveDeviceMovesItToAnotherProfile) {
       Call("GET", absl::StrCat("/api/device/", device_id_, "/otaStatus?type=FIRMWARE"));
   EXPECT_EQ(JsonText(status.body, "state"), "QUEUED") << status.body;
   EXPECT_EQ(JsonText(status.body, "targetTitle"), "gw") << status.body;
+}
+
+AttributeNotice Notice(const std::string& token, OtaPackageType type, const std::string& version) {
+  AttributeNotice n;
+  n.access_token = token;
+  n.type = type;
+  n.updated = {{"fw_version", version, 0, false}};
+  return n;
+}
+
+TEST(AttributeUpdateHubTest, HeldNoticesAreNewestPerTypeExpireAndAreBounded) {
+  AttributeUpdateHub hub(absl::Milliseconds(300), /*max_held=*/2);
+  hub.Notify(Notice("a", ::fwota::v1::FIRMWARE, "1"));
+  hub.Notify(Notice("a", ::fwota::v1::FIRMWARE, "2"));  // replaces "1"
+  hub.Notify(Notice("a", ::fwota::v1::SOFTWARE, "s"));  // kept beside it
+  std::optional<AttributeNotice> got = hub.Wait("a", absl::Milliseconds(10));
+  ASSERT_TRUE(got.has_value());
+  ASSERT_EQ(got->updated.size(), 2u);
+  EXPECT_EQ(got->updated[0].text, "2");
+  EXPECT_EQ(got->updated[1].text, "s");
+  EXPECT_FALSE(hub.Wait("a", absl::Milliseconds(10)).has_value());
+  // Bounded: a third device pushes out the oldest held one.
+  hub.Notify(Notice("b", ::fwota::v1::FIRMWARE, "b"));
+  absl::SleepFor(absl::Milliseconds(5));
+  hub.Notify(Notice("c", ::fwota::v1::FIRMWARE, "c"));
+  absl::SleepFor(absl::Milliseconds(5));
+  hub.Notify(Notice("d", ::fwota::v1::FIRMWARE, "d"));
+  EXPECT_EQ(hub.held(), 2u);
+  EXPECT_FALSE(hub.Wait("b", absl::Milliseconds(10)).has_value());
+  EXPECT_TRUE(hub.Wait("c", absl::Milliseconds(10)).has_value());
+  // Expired: not delivered.
+  hub.Notify(Notice("e", ::fwota::v1::FIRMWARE, "e"));
+  absl::SleepFor(absl::Milliseconds(400));
+  EXPECT_FALSE(hub.Wait("e", absl::Milliseconds(10)).has_value());
 }
 
 }  // namespace
