@@ -12,9 +12,12 @@ PACKAGES=(
   libssl-dev libsqlitecpp-dev libsqlite3-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libboost-dev
+  libpaho-mqttpp-dev libpaho-mqtt-dev
   # tests and benchmark peers
   python3 time openssl curl libisal-dev libguava-java openjdk-17-jdk-headless
   nginx-light wrk
+  # the MQTT adapter's tests start their own broker
+  mosquitto mosquitto-clients
   # the dashboard's end-to-end test (tests/dashboard): a real headless browser
   chromium
 )

@@ -1,0 +1,303 @@
+// The MQTT backend against a real mosquitto broker on a free port: a device made of a
+// Paho client downloads a package in chunks through the broker, reports telemetry and
+// receives a notice; the broker is killed and restarted and the backend carries on.
+#include "adapters/mqtt/mqtt_backend.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "fwota/metadata_stores.h"
+#include "gtest/gtest.h"
+#include "mqtt/async_client.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/status_matchers.h"
+
+namespace fwota::mqtt {
+namespace {
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+bool Connectable(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return ok;
+}
+
+// A mosquitto broker of our own on a free loopback port.
+class Mosquitto {
+ public:
+  Mosquitto() : port_(FreePort()) {
+    config_ = absl::StrCat(getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp",
+                           "/mosquitto-", port_, ".conf");
+    std::ofstream(config_) << "listener " << port_ << " 127.0.0.1\n"
+                           << "allow_anonymous true\npersistence false\nset_tcp_nodelay true\n";
+  }
+  ~Mosquitto() { Stop(); }
+
+  void Start() {
+    ASSERT_EQ(access(kBinary, X_OK), 0)
+        << kBinary << " is missing: run tools/scripts/install-deps.sh (package mosquitto)";
+    pid_ = fork();
+    if (pid_ == 0) {
+      execl(kBinary, kBinary, "-c", config_.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (!Connectable(port_) && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(20));
+    ASSERT_TRUE(Connectable(port_)) << "mosquitto did not start on port " << port_;
+  }
+
+  void Stop() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+  }
+
+  std::string uri() const { return absl::StrCat("tcp://127.0.0.1:", port_); }
+
+ private:
+  static constexpr const char* kBinary = "/usr/sbin/mosquitto";
+  int port_;
+  std::string config_;
+  pid_t pid_ = -1;
+};
+
+// A device: a Paho client subscribed to its own prefix, collecting what it receives.
+class DeviceClient {
+ public:
+  explicit DeviceClient(const std::string& uri) : client_(uri, "device-TOK") {
+    client_.set_message_callback([this](::mqtt::const_message_ptr m) {
+      absl::MutexLock lock(&mu_);
+      received_.emplace_back(m->get_topic(), m->to_string());
+    });
+    client_.set_connected_handler([this](const std::string&) {
+      client_.subscribe("fwota/TOK/#", 1);
+    });
+  }
+  ~DeviceClient() {
+    try {
+      client_.disconnect()->wait();
+    } catch (const std::exception&) {
+    }
+  }
+  void Connect() {
+    auto options = ::mqtt::connect_options_builder()
+                       .clean_session(true)
+                       .automatic_reconnect(std::chrono::milliseconds(100), std::chrono::seconds(1))
+                       .finalize();
+    client_.connect(options)->wait();
+    // The subscription is made in the connected handler; wait until it is active.
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  void Publish(const std::string& topic, const std::string& payload) {
+    client_.publish(topic, payload.data(), payload.size(), 1, false)->wait();
+  }
+  // Waits for a message on `topic`, removing it from what was received.
+  std::optional<std::string> Await(const std::string& topic, absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    auto has = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      for (const auto& [t, p] : received_) {
+        if (t == topic) return true;
+      }
+      return false;
+    };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&has), timeout)) return std::nullopt;
+    for (auto it = received_.begin(); it != received_.end(); ++it) {
+      if (it->first == topic) {
+        std::string payload = std::move(it->second);
+        received_.erase(it);
+        return payload;
+      }
+    }
+    return std::nullopt;
+  }
+  bool connected() { return client_.is_connected(); }
+
+ private:
+  ::mqtt::async_client client_;
+  absl::Mutex mu_;
+  std::vector<std::pair<std::string, std::string>> received_ ABSL_GUARDED_BY(mu_);
+};
+
+class MqttBackendTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    metadata_ = NewMemoryMetadataStore();
+    blobs_ = NewMemoryBlobStore();
+    OtaServiceOptions options;
+    options.metadata = metadata_.get();
+    options.blobs = blobs_.get();
+    options.clock = &clock_;
+    options.notifier = &fanout_;
+    options.upload_buffer_size = 4096;
+    ASSERT_OK_AND_ASSIGN(service_, OtaService::Create(options));
+    ASSERT_OK_AND_ASSIGN(Tenant t, service_->CreateTenant("t"));
+    ctx_ = {t.id(), "admin"};
+    ASSERT_OK_AND_ASSIGN(DeviceProfile p, service_->CreateProfile(ctx_, "p", ""));
+    ASSERT_OK_AND_ASSIGN(device_, service_->CreateDevice(ctx_, "d", p.id(), "TOK"));
+    std::mt19937 rng(3);
+    data_.resize(64 * 1024 + 123);
+    for (char& c : data_) c = static_cast<char>(rng());
+    PackageInfoRequest info;
+    info.title = "fw";
+    info.version = "1.0";
+    info.type = ::fwota::v1::FIRMWARE;
+    info.device_profile_id = p.id();
+    UploadRequest upload;
+    upload.file_name = "fw.bin";
+    auto source = NewStringSource(data_);
+    ASSERT_OK_AND_ASSIGN(package_, service_->CreatePackageWithData(ctx_, info, upload, *source));
+    ASSERT_OK(service_->AssignDevicePackage(ctx_, device_.id(), ::fwota::v1::FIRMWARE,
+                                            package_.id()));
+    mapping_ = std::make_unique<MqttMapping>(*service_, MqttMappingOptions());
+    broker_.Start();
+    MqttBackendOptions backend_options;
+    backend_options.broker_uri = broker_.uri();
+    backend_options.share_group = "fwota";
+    ASSERT_OK_AND_ASSIGN(backend_, MqttBackend::Start(*mapping_, backend_options));
+    fanout_.Add(backend_.get());
+    device_client_ = std::make_unique<DeviceClient>(broker_.uri());
+    device_client_->Connect();
+  }
+
+  void TearDown() override {
+    device_client_.reset();
+    if (backend_ != nullptr) fanout_.Remove(backend_.get());
+    backend_.reset();
+  }
+
+  // Downloads the whole package in `chunk`-byte chunks through the broker.
+  std::string Download(int chunk, const std::string& request_id) {
+    std::string out;
+    for (int n = 0;; ++n) {
+      device_client_->Publish(absl::StrCat("fwota/TOK/v2/fw/request/", request_id, "/chunk/", n),
+                              n == 0 ? std::to_string(chunk) : "");
+      std::optional<std::string> part = device_client_->Await(
+          absl::StrCat("fwota/TOK/v2/fw/response/", request_id, "/chunk/", n), absl::Seconds(10));
+      EXPECT_TRUE(part.has_value()) << "no answer to chunk " << n;
+      if (!part.has_value() || part->empty()) break;
+      out += *part;
+    }
+    return out;
+  }
+
+  Mosquitto broker_;
+  ::fwota::testing::FakeClock clock_;
+  NotifierFanout fanout_;
+  std::unique_ptr<MetadataStore> metadata_;
+  std::unique_ptr<BlobStore> blobs_;
+  std::unique_ptr<OtaService> service_;
+  TenantContext ctx_;
+  Device device_;
+  std::string data_;
+  OtaPackage package_;
+  std::unique_ptr<MqttMapping> mapping_;
+  std::unique_ptr<MqttBackend> backend_;
+  std::unique_ptr<DeviceClient> device_client_;
+};
+
+TEST_F(MqttBackendTest, ChunkedDownloadTelemetryAndNoticeThroughTheBroker) {
+  EXPECT_EQ(Download(4096, "1"), data_);
+  EXPECT_EQ(Download(65536, "2"), data_);
+  // Errors arrive as payloads on the error topic.
+  device_client_->Publish("fwota/TOK/v2/fw/request/3/chunk/0", "2000000");
+  std::optional<std::string> error =
+      device_client_->Await("fwota/TOK/v2/fw/error", absl::Seconds(10));
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(error->rfind("PAYLOAD_TOO_LARGE: a chunk of 2000000 bytes", 0), 0u) << *error;
+  // Telemetry reaches the history.
+  device_client_->Publish("fwota/TOK/v1/devices/me/telemetry", R"({"fw_state":"DOWNLOADING"})");
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  absl::StatusOr<UpdateStatus> status;
+  do {
+    status = service_->GetUpdateStatus(ctx_, device_.id(), ::fwota::v1::FIRMWARE);
+    if (status.ok() && status->state() == ::fwota::v1::UPDATE_STATE_DOWNLOADING) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  } while (absl::Now() < deadline);
+  ASSERT_OK(status.status());
+  EXPECT_EQ(status->state(), ::fwota::v1::UPDATE_STATE_DOWNLOADING);
+  // The notice of an unassignment is pushed on the attributes topic.
+  ASSERT_OK(service_->AssignDevicePackage(ctx_, device_.id(), ::fwota::v1::FIRMWARE, ""));
+  ASSERT_OK(service_->DrainNotices(10));
+  std::optional<std::string> pushed =
+      device_client_->Await("fwota/TOK/v1/devices/me/attributes", absl::Seconds(10));
+  ASSERT_TRUE(pushed.has_value());
+  EXPECT_EQ(pushed->rfind(R"({"deleted":["fw_title",)", 0), 0u) << *pushed;
+  // An attributes request is answered.
+  device_client_->Publish("fwota/TOK/v1/devices/me/attributes/request/5", "");
+  std::optional<std::string> answer = device_client_->Await(
+      "fwota/TOK/v1/devices/me/attributes/response/5", absl::Seconds(10));
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(*answer, "{}");
+}
+
+TEST_F(MqttBackendTest, BrokerRestartIsSurvived) {
+  EXPECT_EQ(Download(16384, "1"), data_);
+  broker_.Stop();
+  absl::SleepFor(absl::Milliseconds(300));
+  broker_.Start();
+  // Both clients reconnect on their own; the backend subscribes again.
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (!device_client_->connected() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_TRUE(device_client_->connected());
+  std::optional<std::string> first;
+  while (!first.has_value() && absl::Now() < deadline) {
+    device_client_->Publish("fwota/TOK/v2/fw/request/9/chunk/0", "1000");
+    first = device_client_->Await("fwota/TOK/v2/fw/response/9/chunk/0", absl::Milliseconds(500));
+  }
+  ASSERT_TRUE(first.has_value()) << "no answer after the broker restart";
+  EXPECT_EQ(*first, data_.substr(0, 1000));
+}
+
+TEST(MqttBackendStartTest, UnreachableBrokerIsUnavailable) {
+  auto metadata = NewMemoryMetadataStore();
+  auto blobs = NewMemoryBlobStore();
+  OtaServiceOptions options;
+  options.metadata = metadata.get();
+  options.blobs = blobs.get();
+  ASSERT_OK_AND_ASSIGN(auto service, OtaService::Create(options));
+  MqttMapping mapping(*service, MqttMappingOptions());
+  MqttBackendOptions backend_options;
+  backend_options.broker_uri = absl::StrCat("tcp://127.0.0.1:", FreePort());
+  backend_options.connect_timeout = absl::Seconds(2);
+  EXPECT_THAT(MqttBackend::Start(mapping, backend_options),
+              ::fwota::testing::StatusCodeIs(absl::StatusCode::kUnavailable));
+  backend_options.broker_uri = "";
+  EXPECT_THAT(MqttBackend::Start(mapping, backend_options),
+              ::fwota::testing::StatusCodeIs(absl::StatusCode::kInvalidArgument));
+}
+
+}  // namespace
+}  // namespace fwota::mqtt
