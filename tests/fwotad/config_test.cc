@@ -109,5 +109,26 @@ TEST(ConfigTest, StallTimeoutsParseOverTheDefaults) {
   EXPECT_THAT(ValidateConfig(c), StatusCodeIs(absl::StatusCode::kInvalidArgument));
 }
 
+TEST(ConfigTest, MqttIsOffByDefaultAndChecked) {
+  ASSERT_OK_AND_ASSIGN(auto c, LoadConfig(""));
+  EXPECT_EQ(c.mqtt().broker(), "");
+  EXPECT_EQ(c.mqtt().prefix(), "fwota");
+  EXPECT_EQ(c.mqtt().share_group(), "fwota");
+  EXPECT_EQ(c.mqtt().max_chunk_size(), 1 << 20);
+  c.mutable_mqtt()->set_broker("tcp://127.0.0.1:1883");
+  EXPECT_OK(ValidateConfig(c));
+  for (const char* bad : {"127.0.0.1:1883", "http://x:1"}) {
+    auto d = c;
+    d.mutable_mqtt()->set_broker(bad);
+    EXPECT_THAT(ValidateConfig(d), StatusCodeIs(absl::StatusCode::kInvalidArgument)) << bad;
+  }
+  auto d = c;
+  d.mutable_mqtt()->set_prefix("a/b");
+  EXPECT_THAT(ValidateConfig(d), StatusCodeIs(absl::StatusCode::kInvalidArgument));
+  d = c;
+  d.mutable_mqtt()->set_share_group("x/y");
+  EXPECT_THAT(ValidateConfig(d), StatusCodeIs(absl::StatusCode::kInvalidArgument));
+}
+
 }  // namespace
 }  // namespace fwota::fwotad

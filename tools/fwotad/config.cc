@@ -1,9 +1,13 @@
 #include "tools/fwotad/config.h"
 
+#include "adapters/mqtt/mqtt_mapping.h"
+#include "fwota/status_macros.h"
+
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
@@ -44,6 +48,10 @@ class ErrorCollector : public google::protobuf::io::ErrorCollector {
   updates->set_notice_burst(100);
   updates->set_stall_renotify(2);
   updates->set_stall_sweep_interval_ms(5000);
+  auto* mqtt = c.mutable_mqtt();
+  mqtt->set_prefix("fwota");
+  mqtt->set_share_group("fwota");
+  mqtt->set_max_chunk_size(1 << 20);
   return c;
 }
 
@@ -100,7 +108,21 @@ absl::Status ValidateConfig(const ::fwota::v1::FwotadConfig& c) {
   if (u.stall_sweep_interval_ms() < 1) {
     return absl::InvalidArgumentError("stall_sweep_interval_ms must be positive");
   }
-  return ParseStallTimeouts(u.stall_timeouts()).status();
+  FWOTA_RETURN_IF_ERROR(ParseStallTimeouts(u.stall_timeouts()).status());
+  const auto& m = c.mqtt();
+  if (!m.broker().empty() && !absl::StartsWith(m.broker(), "tcp://") &&
+      !absl::StartsWith(m.broker(), "ssl://")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("mqtt broker \"", m.broker(), "\" must be tcp://HOST:PORT or ssl://HOST:PORT"));
+  }
+  mqtt::MqttMappingOptions mapping;
+  mapping.prefix = m.prefix();
+  mapping.max_chunk_size = m.max_chunk_size();
+  FWOTA_RETURN_IF_ERROR(mqtt::MqttMapping::CheckOptions(mapping));
+  if (m.share_group().find_first_of("/+#") != std::string::npos) {
+    return absl::InvalidArgumentError("mqtt share_group must be one topic level");
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<StallPolicy> ParseStallTimeouts(absl::string_view text) {

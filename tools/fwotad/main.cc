@@ -20,6 +20,8 @@
 #include "adapters/http/attribute_updates.h"
 #include "adapters/http/http_server.h"
 #include "adapters/http/ota_http_api.h"
+#include "adapters/mqtt/mqtt_backend.h"
+#include "adapters/mqtt/mqtt_mapping.h"
 #include "fwota/data_dir.h"
 #include "fwota/notifier.h"
 #include "fwota/status_macros.h"
@@ -43,6 +45,14 @@ ABSL_FLAG(std::string, stall_timeouts, "",
           "DOWNLOADED=15m, VERIFIED=15m, UPDATING=30m; 0 turns a state off)");
 ABSL_FLAG(int32_t, stall_renotify, 2, "notices sent again to a silent device before it is FAILED");
 ABSL_FLAG(int64_t, stall_sweep_interval_ms, 5000, "how often the stall detector runs");
+ABSL_FLAG(std::string, mqtt_broker, "",
+          "MQTT broker to serve devices through, tcp://HOST:PORT or ssl://HOST:PORT (empty: off)");
+ABSL_FLAG(std::string, mqtt_prefix, "fwota", "first topic level of the device topics");
+ABSL_FLAG(std::string, mqtt_share_group, "fwota",
+          "shared subscription group, so several fwotad split the requests (\"none\": off)");
+ABSL_FLAG(std::string, mqtt_client_id, "", "MQTT client id (empty: fwotad-<random>)");
+ABSL_FLAG(std::string, mqtt_user, "", "MQTT user name");
+ABSL_FLAG(std::string, mqtt_password_file, "", "file holding the MQTT password");
 ABSL_FLAG(std::string, port_file, "",
           "write the bound HTTP port to this file once listening (for scripts and tests)");
 
@@ -83,6 +93,21 @@ absl::StatusOr<::fwota::v1::FwotadConfig> EffectiveConfig() {
   }
   if (FlagChanged("stall_sweep_interval_ms")) {
     updates->set_stall_sweep_interval_ms(absl::GetFlag(FLAGS_stall_sweep_interval_ms));
+  }
+  auto* mqtt = config.mutable_mqtt();
+  if (FlagChanged("mqtt_broker")) mqtt->set_broker(absl::GetFlag(FLAGS_mqtt_broker));
+  if (FlagChanged("mqtt_prefix")) mqtt->set_prefix(absl::GetFlag(FLAGS_mqtt_prefix));
+  if (FlagChanged("mqtt_share_group")) mqtt->set_share_group(absl::GetFlag(FLAGS_mqtt_share_group));
+  if (FlagChanged("mqtt_client_id")) mqtt->set_client_id(absl::GetFlag(FLAGS_mqtt_client_id));
+  if (FlagChanged("mqtt_user")) mqtt->set_user_name(absl::GetFlag(FLAGS_mqtt_user));
+  if (FlagChanged("mqtt_password_file")) {
+    std::ifstream in(absl::GetFlag(FLAGS_mqtt_password_file));
+    std::string password;
+    if (!in || !std::getline(in, password)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot read --mqtt_password_file ", absl::GetFlag(FLAGS_mqtt_password_file)));
+    }
+    mqtt->set_password(password);
   }
   FWOTA_RETURN_IF_ERROR(ValidateConfig(config));
   return config;
@@ -187,6 +212,33 @@ int Run() {
   }
 
   // ---- Adapters: wired here, and only here. ----
+  std::unique_ptr<mqtt::MqttMapping> mqtt_mapping;
+  std::unique_ptr<mqtt::MqttBackend> mqtt_backend;
+  if (const ::fwota::v1::MqttConfig& m = config->mqtt(); !m.broker().empty()) {
+    mqtt::MqttMappingOptions mapping_options;
+    mapping_options.prefix = m.prefix();
+    mapping_options.max_chunk_size = m.max_chunk_size();
+    mqtt_mapping = std::make_unique<mqtt::MqttMapping>(service, mapping_options);
+    mqtt::MqttBackendOptions backend_options;
+    backend_options.broker_uri = m.broker();
+    backend_options.client_id = m.client_id();
+    backend_options.share_group = m.share_group() == "none" ? "" : m.share_group();
+    backend_options.user_name = m.user_name();
+    backend_options.password = m.password();
+    backend_options.log = [](absl::string_view level, absl::string_view message) {
+      Log(std::string(level), "mqtt", {{"detail", std::string(message)}});
+    };
+    absl::StatusOr<std::unique_ptr<mqtt::MqttBackend>> backend =
+        mqtt::MqttBackend::Start(*mqtt_mapping, backend_options);
+    if (!backend.ok()) {
+      Log("error", "cannot start the MQTT adapter",
+          {{"broker", m.broker()}, {"error", std::string(backend.status().message())}});
+      return 1;
+    }
+    mqtt_backend = *std::move(backend);
+    notifier.Add(mqtt_backend.get());
+  }
+
   http::OtaHttpApiOptions api_options;
   api_options.attribute_updates = &long_polls;
   api_options.max_chunk_size = config->http().max_chunk_size();
@@ -235,6 +287,10 @@ int Run() {
   Log("info", "shutting down", {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
   worker->reset();  // no notice goes out after this
   long_polls.Shutdown();  // parked long polls answer now
+  if (mqtt_backend != nullptr) {
+    notifier.Remove(mqtt_backend.get());
+    mqtt_backend.reset();  // disconnects from the broker
+  }
   (*server)->Shutdown(absl::Milliseconds(config->shutdown_grace_ms()));
   server->reset();
   data->reset();  // closes the store and releases the data directory's lock

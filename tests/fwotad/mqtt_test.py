@@ -1,0 +1,191 @@
+#!/usr/bin/python3
+"""fwotad with its MQTT adapter on: a real mosquitto on a free port, fwotad connected to
+it, and a device made of mosquitto_sub / mosquitto_pub. The device gets its notice on the
+attributes topic, downloads its firmware in 64 KiB chunks (SHA-256 checked), asks with
+an empty payload (the last size), hits the size limit, and reports telemetry that
+reaches the history; fwotad stops cleanly."""
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+FWOTAD = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1 else "bazel-bin/tools/fwotad/fwotad"
+MOSQUITTO = "/usr/sbin/mosquitto"
+TOKEN = "MQTT_DEVICE_TOKEN"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition, what, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+class MqttEndToEndTest(unittest.TestCase):
+    def setUp(self):
+        for tool in (MOSQUITTO, shutil.which("mosquitto_pub"), shutil.which("mosquitto_sub")):
+            self.assertTrue(tool and os.access(tool, os.X_OK),
+                            "mosquitto is missing: run tools/scripts/install-deps.sh")
+        self.tmp = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
+        self.broker_port = free_port()
+        conf = os.path.join(self.tmp, "mosquitto.conf")
+        with open(conf, "w") as f:
+            f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                    "set_tcp_nodelay true\n" % self.broker_port)
+        self.broker = subprocess.Popen([MOSQUITTO, "-c", conf], stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL)
+        wait_for(lambda: self._connectable(self.broker_port), "mosquitto")
+        self.data_dir = os.path.join(self.tmp, "data")
+        self.port_file = os.path.join(self.tmp, "port")
+        self.log_path = os.path.join(self.tmp, "fwotad.log")
+        self.log = open(self.log_path, "wb")
+        self.fwotad = subprocess.Popen(
+            [FWOTAD, "--data_dir=" + self.data_dir, "--http_port=0",
+             "--port_file=" + self.port_file, "--notices_per_minute=0",
+             "--mqtt_broker=tcp://127.0.0.1:%d" % self.broker_port],
+            stdout=self.log, stderr=self.log)
+        wait_for(lambda: os.path.exists(self.port_file) or self.fwotad.poll() is not None, "fwotad")
+        self.assertIsNone(self.fwotad.poll(), self._log())
+        self.base = "http://127.0.0.1:%s" % open(self.port_file).read().strip()
+        self.key = open(os.path.join(self.data_dir, "admin-api-key")).read().strip()
+        self.sub = None
+
+    def tearDown(self):
+        if self.sub is not None:
+            self.sub.kill()
+            self.sub.wait()
+        if self.fwotad.poll() is None:
+            self.fwotad.kill()
+            self.fwotad.wait()
+        self.broker.kill()
+        self.broker.wait()
+        self.log.close()
+
+    @staticmethod
+    def _connectable(port):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    def _log(self):
+        self.log.flush()
+        return open(self.log_path, errors="replace").read()
+
+    def rest(self, method, path, body=None):
+        args = ["curl", "-sS", "-X", method, self.base + path,
+                "-H", "X-Authorization: Bearer " + self.key]
+        data = None
+        if body is not None:
+            args += ["-H", "Content-Type: application/json", "--data-binary", "@-"]
+            data = json.dumps(body).encode()
+        out = subprocess.run(args, input=data, capture_output=True, check=True).stdout
+        return json.loads(out) if out else None
+
+    def pub(self, topic, payload=None):
+        args = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.broker_port), "-q", "1",
+                "-t", "fwota/%s/%s" % (TOKEN, topic)]
+        args += ["-n"] if payload is None else ["-m", payload]
+        subprocess.run(args, check=True, timeout=10)
+
+    def received(self):
+        """Messages the device got so far: [(topic, bytes)]."""
+        out = []
+        with open(self.sub_out) as f:
+            text = f.read()
+        # Only whole lines: mosquitto_sub may be in the middle of writing the last one.
+        for line in text.split("\n")[:-1]:
+            topic, _, payload = line.partition(" ")
+            out.append((topic, bytes.fromhex(payload)))
+        return out
+
+    def await_message(self, topic, seen):
+        full = "fwota/%s/%s" % (TOKEN, topic)
+
+        def find():
+            for i, (t, p) in enumerate(self.received()):
+                if t == full and i not in seen:
+                    seen.add(i)
+                    return [p]
+            return None
+        return wait_for(find, topic)[0]
+
+    def test_notice_chunks_limit_and_telemetry_through_mosquitto(self):
+        wait_for(lambda: "MQTT connected" in self._log(), "fwotad's MQTT connection")
+        self.sub_out = os.path.join(self.tmp, "sub.out")
+        self.sub = subprocess.Popen(
+            ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.broker_port), "-q", "1",
+             "-t", "fwota/%s/#" % TOKEN, "-F", "%t %x"],
+            stdout=open(self.sub_out, "w"), stderr=subprocess.DEVNULL)
+        time.sleep(0.5)  # the subscription is in place
+        seen = set()
+
+        profile = self.rest("POST", "/api/deviceProfile", {"name": "mqtt"})["id"]["id"]
+        device = self.rest("POST", "/api/device?accessToken=" + TOKEN,
+                           {"name": "mqtt-1", "deviceProfileId": {"id": profile}})["id"]["id"]
+        image = os.urandom(300 * 1024 + 7)
+        path = os.path.join(self.tmp, "image.bin")
+        with open(path, "wb") as f:
+            f.write(image)
+        package = self.rest("POST", "/api/otaPackage", {
+            "title": "mqtt-fw", "version": "1.0", "type": "FIRMWARE",
+            "deviceProfileId": {"id": profile}})["id"]["id"]
+        subprocess.run(["curl", "-sS", "-X", "POST", "%s/api/otaPackage/%s?checksumAlgorithm=SHA256"
+                        % (self.base, package), "-H", "X-Authorization: Bearer " + self.key,
+                        "-F", "file=@" + path], check=True, capture_output=True)
+        self.rest("POST", "/api/device", {"id": {"id": device}, "firmwareId": {"id": package}})
+
+        # The notice arrives on the attributes topic.
+        notice = json.loads(self.await_message("v1/devices/me/attributes", seen))
+        self.assertEqual((notice["fw_title"], notice["fw_version"], notice["fw_size"]),
+                         ("mqtt-fw", "1.0", len(image)))
+        self.assertEqual(notice["fw_checksum"], hashlib.sha256(image).hexdigest())
+
+        # 64 KiB chunks; after the first ask the empty payload reuses the size.
+        got = b""
+        n = 0
+        while True:
+            self.pub("v2/fw/request/1/chunk/%d" % n, "65536" if n == 0 else None)
+            part = self.await_message("v2/fw/response/1/chunk/%d" % n, seen)
+            if not part:
+                break
+            got += part
+            n += 1
+        self.assertEqual(n, 5)
+        self.assertEqual(hashlib.sha256(got).hexdigest(), notice["fw_checksum"])
+
+        # Over the limit: an error payload naming it, no disconnect.
+        self.pub("v2/fw/request/2/chunk/0", str(2 * 1024 * 1024))
+        error = self.await_message("v2/fw/error", seen).decode()
+        self.assertTrue(error.startswith("PAYLOAD_TOO_LARGE: a chunk of 2097152 bytes exceeds "
+                                         "the limit of 1048576"), error)
+
+        # Telemetry reaches the history.
+        self.pub("v1/devices/me/telemetry", '{"fw_state":"DOWNLOADING"}')
+        wait_for(lambda: self.rest("GET", "/api/device/%s/otaStatus?type=FIRMWARE" % device)
+                 ["state"] == "DOWNLOADING", "the DOWNLOADING state")
+
+        self.fwotad.send_signal(signal.SIGTERM)
+        self.assertEqual(self.fwotad.wait(timeout=30), 0, self._log())
+
+
+if __name__ == "__main__":
+    unittest.main()
