@@ -1,7 +1,9 @@
 #include "adapters/mqtt/mqtt_backend.h"
 
+#include <atomic>
 #include <exception>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -78,6 +80,8 @@ class PahoBackend final : public MqttBackend {
     Publish(mapping_.NoticeMessage(notice));
   }
 
+  int64_t handled() const override { return handled_.load(); }
+
  private:
   void Subscribe() {
     try {
@@ -91,6 +95,7 @@ class PahoBackend final : public MqttBackend {
   }
 
   void OnMessage(const std::string& topic, const ::mqtt::binary_ref& payload) {
+    handled_.fetch_add(1);
     MqttResult result = mapping_.Handle(topic, payload.to_string());
     if (!result.status.ok()) {
       Log("warn", absl::StrCat("MQTT ", topic, ": ", result.status.message()));
@@ -98,11 +103,26 @@ class PahoBackend final : public MqttBackend {
     for (const MqttMessage& message : result.publish) Publish(message);
   }
 
+  // Publishes without waiting for the broker's acknowledgement. When the client's
+  // outgoing buffer is full (a burst of answers), waits for room (up to about 2 s)
+  // instead of dropping the answer.
   void Publish(const MqttMessage& message) {
-    try {
-      client_.publish(message.topic, message.payload.data(), message.payload.size(), kQos, false);
-    } catch (const std::exception& e) {
-      Log("warn", absl::StrCat("MQTT publish to ", message.topic, " failed: ", e.what()));
+    for (int attempt = 0;; ++attempt) {
+      try {
+        client_.publish(message.topic, message.payload.data(), message.payload.size(), kQos,
+                        false);
+        return;
+      } catch (const ::mqtt::exception& e) {
+        if (e.get_return_code() == MQTTASYNC_MAX_BUFFERED_MESSAGES && attempt < 200) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+          continue;
+        }
+        Log("warn", absl::StrCat("MQTT publish to ", message.topic, " failed: ", e.what()));
+        return;
+      } catch (const std::exception& e) {
+        Log("warn", absl::StrCat("MQTT publish to ", message.topic, " failed: ", e.what()));
+        return;
+      }
     }
   }
 
@@ -114,6 +134,7 @@ class PahoBackend final : public MqttBackend {
   const MqttBackendOptions options_;
   ::mqtt::async_client client_;
   std::vector<std::string> filters_;
+  std::atomic<int64_t> handled_{0};
 };
 
 }  // namespace

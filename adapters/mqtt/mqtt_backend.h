@@ -9,6 +9,7 @@
 #ifndef FWOTA_ADAPTERS_MQTT_MQTT_BACKEND_H_
 #define FWOTA_ADAPTERS_MQTT_MQTT_BACKEND_H_
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -46,6 +47,8 @@ class MqttBackend : public Notifier {
   ~MqttBackend() override = default;
   // Publishes the notice's attributes push (does not wait for the broker).
   void Notify(const AttributeNotice& notice) override = 0;
+  // Device messages this backend has handled so far (for logs and tests).
+  virtual int64_t handled() const = 0;
 };
 
 }  // namespace fwota::mqtt
