@@ -22,7 +22,7 @@
 #include "fwota/metadata_stores.h"
 #include "gtest/gtest.h"
 #include "mqtt/async_client.h"
-#include "tests/testing/fake_clock.h"
+#include "tests/adapters/mqtt/mqtt_test_util.h"
 #include "tests/testing/status_matchers.h"
 
 namespace fwota::mqtt {
@@ -150,36 +150,10 @@ class DeviceClient {
   std::vector<std::pair<std::string, std::string>> received_ ABSL_GUARDED_BY(mu_);
 };
 
-class MqttBackendTest : public ::testing::Test {
+class MqttBackendTest : public testing::MqttServiceTest {
  protected:
   void SetUp() override {
-    metadata_ = NewMemoryMetadataStore();
-    blobs_ = NewMemoryBlobStore();
-    OtaServiceOptions options;
-    options.metadata = metadata_.get();
-    options.blobs = blobs_.get();
-    options.clock = &clock_;
-    options.notifier = &fanout_;
-    options.upload_buffer_size = 4096;
-    ASSERT_OK_AND_ASSIGN(service_, OtaService::Create(options));
-    ASSERT_OK_AND_ASSIGN(Tenant t, service_->CreateTenant("t"));
-    ctx_ = {t.id(), "admin"};
-    ASSERT_OK_AND_ASSIGN(DeviceProfile p, service_->CreateProfile(ctx_, "p", ""));
-    ASSERT_OK_AND_ASSIGN(device_, service_->CreateDevice(ctx_, "d", p.id(), "TOK"));
-    std::mt19937 rng(3);
-    data_.resize(64 * 1024 + 123);
-    for (char& c : data_) c = static_cast<char>(rng());
-    PackageInfoRequest info;
-    info.title = "fw";
-    info.version = "1.0";
-    info.type = ::fwota::v1::FIRMWARE;
-    info.device_profile_id = p.id();
-    UploadRequest upload;
-    upload.file_name = "fw.bin";
-    auto source = NewStringSource(data_);
-    ASSERT_OK_AND_ASSIGN(package_, service_->CreatePackageWithData(ctx_, info, upload, *source));
-    ASSERT_OK(service_->AssignDevicePackage(ctx_, device_.id(), ::fwota::v1::FIRMWARE,
-                                            package_.id()));
+    SetUpService(64 * 1024 + 123, &fanout_);
     mapping_ = std::make_unique<MqttMapping>(*service_, MqttMappingOptions());
     broker_.Start();
     MqttBackendOptions backend_options;
@@ -213,15 +187,7 @@ class MqttBackendTest : public ::testing::Test {
   }
 
   Mosquitto broker_;
-  ::fwota::testing::FakeClock clock_;
   NotifierFanout fanout_;
-  std::unique_ptr<MetadataStore> metadata_;
-  std::unique_ptr<BlobStore> blobs_;
-  std::unique_ptr<OtaService> service_;
-  TenantContext ctx_;
-  Device device_;
-  std::string data_;
-  OtaPackage package_;
   std::unique_ptr<MqttMapping> mapping_;
   std::unique_ptr<MqttBackend> backend_;
   std::unique_ptr<DeviceClient> device_client_;
@@ -266,18 +232,8 @@ TEST_F(MqttBackendTest, ChunkedDownloadTelemetryAndNoticeThroughTheBroker) {
 // TCP_NODELAY, so each small message waits for a delayed ACK (~70 ms a round trip). Left
 // for the backend's next step (a TCP_NODELAY-capable client); the large chunk sizes run.
 TEST_F(MqttBackendTest, FiveMebibytesInLargeChunks) {
-  std::mt19937 rng(5);
-  std::string big(5 * 1024 * 1024, '\0');
-  for (char& c : big) c = static_cast<char>(rng());
-  PackageInfoRequest info;
-  info.title = "fw";
-  info.version = "5m";
-  info.type = ::fwota::v1::FIRMWARE;
-  info.device_profile_id = device_.device_profile_id();
-  UploadRequest upload;
-  upload.file_name = "big.bin";
-  auto source = NewStringSource(big);
-  ASSERT_OK_AND_ASSIGN(OtaPackage p, service_->CreatePackageWithData(ctx_, info, upload, *source));
+  const std::string big = testing::RandomBytes(5 * 1024 * 1024, 5);
+  OtaPackage p = Package("fw", "5m", big);
   ASSERT_OK(service_->AssignDevicePackage(ctx_, device_.id(), ::fwota::v1::FIRMWARE, p.id()));
   EXPECT_TRUE(Download(1 << 20, "m") == big);
   EXPECT_TRUE(Download(256 * 1024, "k") == big);

@@ -4,14 +4,12 @@
 #include "adapters/mqtt/mqtt_mapping.h"
 
 #include <memory>
-#include <random>
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "fwota/metadata_stores.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/testing/fake_clock.h"
+#include "tests/adapters/mqtt/mqtt_test_util.h"
 #include "tests/testing/status_matchers.h"
 
 namespace fwota::mqtt {
@@ -24,49 +22,16 @@ using ::testing::IsEmpty;
 using ::testing::StartsWith;
 using Code = absl::StatusCode;
 
-std::string RandomBytes(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string out(n, '\0');
-  for (char& c : out) c = static_cast<char>(rng());
-  return out;
-}
+using testing::RandomBytes;
 
-class MqttMappingTest : public ::testing::Test {
+class MqttMappingTest : public testing::MqttServiceTest {
  protected:
   void SetUp() override {
-    metadata_ = NewMemoryMetadataStore();
-    blobs_ = NewMemoryBlobStore();
-    OtaServiceOptions options;
-    options.metadata = metadata_.get();
-    options.blobs = blobs_.get();
-    options.clock = &clock_;
-    options.upload_buffer_size = 4096;
-    ASSERT_OK_AND_ASSIGN(service_, OtaService::Create(options));
-    ASSERT_OK_AND_ASSIGN(Tenant t, service_->CreateTenant("t"));
-    ctx_ = {t.id(), "admin"};
-    ASSERT_OK_AND_ASSIGN(profile_, service_->CreateProfile(ctx_, "p", ""));
-    ASSERT_OK_AND_ASSIGN(device_, service_->CreateDevice(ctx_, "d", profile_.id(), "TOK"));
-    data_ = RandomBytes(5000, 1);
-    fw1_ = Package("fw", "1.0", data_);
-    ASSERT_OK(service_->AssignDevicePackage(ctx_, device_.id(), ::fwota::v1::FIRMWARE, fw1_.id()));
+    SetUpService(5000);
+    fw1_ = package_;
     MqttMappingOptions mapping_options;
     mapping_options.max_chunk_size = 4096;
     mapping_ = std::make_unique<MqttMapping>(*service_, mapping_options);
-  }
-
-  OtaPackage Package(const std::string& title, const std::string& version,
-                     const std::string& bytes) {
-    PackageInfoRequest info;
-    info.title = title;
-    info.version = version;
-    info.type = ::fwota::v1::FIRMWARE;
-    info.device_profile_id = profile_.id();
-    UploadRequest upload;
-    upload.file_name = "fw.bin";
-    auto source = NewStringSource(bytes);
-    absl::StatusOr<OtaPackage> p = service_->CreatePackageWithData(ctx_, info, upload, *source);
-    EXPECT_TRUE(p.ok()) << p.status();
-    return p.value_or(OtaPackage());
   }
 
   // Sends a chunk request and returns what was published (one message expected).
@@ -78,14 +43,6 @@ class MqttMappingTest : public ::testing::Test {
     return r.publish.empty() ? MqttMessage() : r.publish[0];
   }
 
-  ::fwota::testing::FakeClock clock_;
-  std::unique_ptr<MetadataStore> metadata_;
-  std::unique_ptr<BlobStore> blobs_;
-  std::unique_ptr<OtaService> service_;
-  TenantContext ctx_;
-  DeviceProfile profile_;
-  Device device_;
-  std::string data_;
   OtaPackage fw1_;
   std::unique_ptr<MqttMapping> mapping_;
 };
