@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "fwota/status_macros.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -118,6 +119,25 @@ absl::StatusOr<std::vector<DeviceReport>> ParseOtaTelemetry(absl::string_view js
   absl::Status s = ReportsOfEntry(root, out);
   if (!s.ok()) return s;
   return out;
+}
+
+absl::Status RecordOtaTelemetry(OtaService& service, absl::string_view token,
+                                absl::string_view json) {
+  absl::StatusOr<std::vector<DeviceReport>> reports = ParseOtaTelemetry(json);
+  // RecordDeviceReport checks the token itself, in the same transaction as the report,
+  // so only payloads without reports (or malformed ones) need a lookup of their own.
+  if (!reports.ok() || reports->empty()) {
+    FWOTA_RETURN_IF_ERROR(service.AuthenticateDevice(token).status());
+  }
+  FWOTA_RETURN_IF_ERROR(reports.status());
+  // All or nothing: a payload with one bad state records none of its reports.
+  for (const DeviceReport& report : *reports) {
+    if (!report.state.empty()) FWOTA_RETURN_IF_ERROR(ParseUpdateState(report.state).status());
+  }
+  for (const DeviceReport& report : *reports) {
+    FWOTA_RETURN_IF_ERROR(service.RecordDeviceReport(token, report));
+  }
+  return absl::OkStatus();
 }
 
 std::vector<std::string> ParseAttributeKeys(absl::string_view list) {

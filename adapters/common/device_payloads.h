@@ -25,6 +25,13 @@ namespace fwota::adapters {
 // kInvalidArgument for malformed JSON or another top-level shape.
 absl::StatusOr<std::vector<DeviceReport>> ParseOtaTelemetry(absl::string_view json);
 
+// Records the update reports of a telemetry payload from the device with `token`, as every
+// transport does, all or nothing: kUnauthenticated for an unknown token (checked before
+// the payload's errors), kInvalidArgument for malformed JSON or a state that is not
+// ThingsBoard's (nothing recorded). A payload without update keys only checks the token.
+absl::Status RecordOtaTelemetry(OtaService& service, absl::string_view token,
+                                absl::string_view json);
+
 // "fw_title, fw_version,,x" -> {"fw_title","fw_version","x"}: the comma-separated key list
 // of ThingsBoard's sharedKeys / clientKeys (blanks trimmed, empty entries dropped).
 std::vector<std::string> ParseAttributeKeys(absl::string_view list);

@@ -101,27 +101,7 @@ MqttResult MqttMapping::Handle(absl::string_view topic, absl::string_view payloa
 
 MqttResult MqttMapping::Telemetry(const std::string& token, absl::string_view payload) {
   MqttResult result;
-  absl::StatusOr<std::vector<DeviceReport>> reports = adapters::ParseOtaTelemetry(payload);
-  if (!reports.ok()) {
-    result.status = reports.status();
-    return result;
-  }
-  // All or nothing, as over HTTP: one bad state records none of the payload.
-  for (const DeviceReport& report : *reports) {
-    if (report.state.empty()) continue;
-    if (absl::Status s = ParseUpdateState(report.state).status(); !s.ok()) {
-      result.status = s;
-      return result;
-    }
-  }
-  if (reports->empty()) {
-    result.status = service_.AuthenticateDevice(token).status();
-    return result;
-  }
-  for (const DeviceReport& report : *reports) {
-    result.status = service_.RecordDeviceReport(token, report);
-    if (!result.status.ok()) return result;
-  }
+  result.status = adapters::RecordOtaTelemetry(service_, token, payload);
   return result;
 }
 

@@ -135,25 +135,8 @@ HttpResponse PostDeviceTelemetry(const ApiContext& api, const RouteCall& call) {
   absl::StatusOr<std::string> json =
       ReadSmallBody(call.body, call.request.content_length, api.options.max_json_body);
   if (!json.ok()) return ErrorResponse(json.status());
-  absl::StatusOr<std::vector<DeviceReport>> reports = adapters::ParseOtaTelemetry(*json);
-  // The token is checked first (401 before 400); RecordDeviceReport checks it itself, in
-  // the same transaction as the report, so only payloads without reports need a lookup.
-  if (!reports.ok() || reports->empty()) {
-    absl::StatusOr<Device> device = api.service.AuthenticateDevice(token);
-    if (!device.ok()) return ErrorResponse(device.status());
-  }
-  if (!reports.ok()) return ErrorResponse(reports.status());
-  // All or nothing: a payload with one bad state records none of its reports.
-  for (const DeviceReport& report : *reports) {
-    if (report.state.empty()) continue;
-    if (absl::Status s = ParseUpdateState(report.state).status(); !s.ok()) {
-      return ErrorResponse(s);
-    }
-  }
-  for (const DeviceReport& report : *reports) {
-    absl::Status s = api.service.RecordDeviceReport(token, report);
-    if (!s.ok()) return ErrorResponse(s);
-  }
+  absl::Status recorded = adapters::RecordOtaTelemetry(api.service, token, *json);
+  if (!recorded.ok()) return ErrorResponse(recorded);
   HttpResponse response;
   response.status = 200;
   return response;
