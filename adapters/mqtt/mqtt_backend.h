@@ -45,8 +45,8 @@ class MqttBackend : public Notifier {
                                                             MqttBackendOptions options);
   // Disconnects.
   ~MqttBackend() override = default;
-  // Publishes the notice's attributes push (does not wait for the broker).
-  void Notify(const AttributeNotice& notice) override = 0;
+  // Notify (the Notifier) publishes the notice's attributes push without waiting for
+  // the broker.
   // Device messages this backend has handled so far (for logs and tests).
   virtual int64_t handled() const = 0;
 };

@@ -12,14 +12,15 @@
 namespace fwota {
 namespace {
 
-int64_t MonotonicMillis() { return absl::ToUnixMillis(absl::Now()); }
+// Wall-clock milliseconds for pacing (the bucket ignores time going backwards).
+int64_t NowMillis() { return absl::ToUnixMillis(absl::Now()); }
 
 class UpdateWorkerImpl final : public UpdateWorker {
  public:
   UpdateWorkerImpl(OtaService& service, UpdateWorkerOptions options)
       : service_(service),
         options_(std::move(options)),
-        bucket_(options_.notices_per_minute, options_.notice_burst, MonotonicMillis()),
+        bucket_(options_.notices_per_minute, options_.notice_burst, NowMillis()),
         thread_([this] { Run(); }) {}
 
   ~UpdateWorkerImpl() override {
@@ -37,10 +38,10 @@ class UpdateWorkerImpl final : public UpdateWorker {
 
  private:
   void Run() {
-    int64_t next_sweep = MonotonicMillis() + options_.sweep_interval_millis;
+    int64_t next_sweep = NowMillis() + options_.sweep_interval_millis;
     while (true) {
       int64_t wait = options_.poll_millis;
-      const int64_t now = MonotonicMillis();
+      const int64_t now = NowMillis();
       const int64_t tokens = bucket_.Available(now);
       if (tokens > 0) {
         absl::StatusOr<DrainResult> drained = service_.DrainNotices(tokens);
@@ -51,23 +52,23 @@ class UpdateWorkerImpl final : public UpdateWorker {
           }
           // Work left and tokens coming: come back when the next token is there.
           if (drained->remaining > 0) {
-            wait = std::clamp<int64_t>(bucket_.MillisUntilNext(MonotonicMillis()), 1,
+            wait = std::clamp<int64_t>(bucket_.MillisUntilNext(NowMillis()), 1,
                                        options_.poll_millis);
           }
         } else if (options_.on_error) {
           options_.on_error(drained.status());
         }
       }
-      if (MonotonicMillis() >= next_sweep) {
+      if (NowMillis() >= next_sweep) {
         absl::StatusOr<StallSweepResult> swept = service_.SweepStalls(options_.stall);
         if (!swept.ok()) {
           if (options_.on_error) options_.on_error(swept.status());
         } else if ((swept->renotified > 0 || swept->failed > 0) && options_.on_sweep) {
           options_.on_sweep(*swept);
         }
-        next_sweep = MonotonicMillis() + options_.sweep_interval_millis;
+        next_sweep = NowMillis() + options_.sweep_interval_millis;
       }
-      wait = std::min(wait, std::max<int64_t>(next_sweep - MonotonicMillis(), 1));
+      wait = std::min(wait, std::max<int64_t>(next_sweep - NowMillis(), 1));
       absl::MutexLock lock(&mu_);
       auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stopping_ || woken_; };
       mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Milliseconds(wait));

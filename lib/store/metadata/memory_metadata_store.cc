@@ -571,14 +571,17 @@ class MemoryTransaction final : public MetadataTransaction {
       }
       state_.update_events[entry.id()] = std::move(entry);
     }
+    // The members' queued notices of `type` give way to the new ones (one pass).
+    std::set<std::string> member_ids;
+    for (const Device* device : members) member_ids.insert(device->id());
+    EraseIf(state_.notices, [&](const Notice& n) {
+      return n.type() == type && member_ids.count(n.device_id()) > 0;
+    });
     for (const Device* device : members) {
       Notice queued = notice;
       queued.set_tenant_id(device->tenant_id());
       queued.set_device_id(device->id());
       queued.set_type(type);
-      EraseIf(state_.notices, [&](const Notice& n) {
-        return n.device_id() == device->id() && n.type() == type;
-      });
       queued.set_seq(state_.next_notice_seq++);
       state_.notices[queued.seq()] = std::move(queued);
     }
