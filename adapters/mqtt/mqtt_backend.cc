@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "adapters/mqtt/tcp_nodelay.h"
 #include "mqtt/async_client.h"
 
 namespace fwota::mqtt {
@@ -48,7 +49,11 @@ class PahoBackend final : public MqttBackend {
                              ? filter
                              : absl::StrCat("$share/", options_.share_group, "/", filter));
     }
-    client_.set_connected_handler([this](const std::string&) { Subscribe(); });
+    client_.set_connected_handler([this](const std::string&) {
+      // Every (re)connect opens a new socket.
+      SetTcpNoDelayTowardPort(BrokerPort(options_.broker_uri));
+      Subscribe();
+    });
     client_.set_connection_lost_handler([this](const std::string& cause) {
       Log("warn", absl::StrCat("MQTT connection lost (", cause, "); reconnecting"));
     });
