@@ -1,13 +1,18 @@
 #include "adapters/mqtt/mqtt_backend.h"
 
 #include <atomic>
+#include <deque>
 #include <exception>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "adapters/mqtt/tcp_nodelay.h"
 #include "mqtt/async_client.h"
 
@@ -15,6 +20,18 @@ namespace fwota::mqtt {
 namespace {
 
 constexpr int kQos = 1;
+
+// Room for many answers queued at once. Paho's default (100) is soon reached with many
+// devices asking at the same time, and waiting for room is not an option on Paho's
+// receive thread: it is the one that reads the broker's acknowledgements that make room.
+constexpr int kMaxQueuedMessages = 65535;
+// Device messages waiting for a worker, at most; beyond, a flood is dropped (logged).
+constexpr size_t kMaxPendingMessages = 100000;
+// How many recently handled messages are remembered to recognise redeliveries.
+constexpr size_t kRememberedMessages = 1 << 16;
+// A worker waiting for acknowledgements gives up waiting after this long (the broker
+// went away; the reconnect starts a new count).
+constexpr absl::Duration kMaxAckWait = absl::Seconds(5);
 
 std::string RandomSuffix() {
   static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -28,12 +45,33 @@ std::string RandomSuffix() {
   return out;
 }
 
-class PahoBackend final : public MqttBackend {
+::mqtt::create_options CreateOptions() {
+  ::mqtt::create_options options(MQTTVERSION_DEFAULT, kMaxQueuedMessages);
+  options.set_send_while_disconnected(false);
+  return options;
+}
+
+// The device part of a topic ("<prefix>/<token>"): all of one device's messages go to the
+// same worker.
+absl::string_view DeviceKey(absl::string_view topic) {
+  const size_t first = topic.find('/');
+  if (first == absl::string_view::npos) return topic;
+  const size_t second = topic.find('/', first + 1);
+  return topic.substr(0, second);
+}
+
+struct Incoming {
+  std::string topic;
+  std::string payload;
+};
+
+class PahoBackend final : public MqttBackend, private ::mqtt::iaction_listener {
  public:
   PahoBackend(MqttMapping& mapping, MqttBackendOptions options)
       : mapping_(mapping),
         options_(std::move(options)),
-        client_(options_.broker_uri, options_.client_id) {}
+        client_(options_.broker_uri, options_.client_id, CreateOptions()),
+        shards_(static_cast<size_t>(std::max(options_.worker_threads, 1))) {}
 
   ~PahoBackend() override {
     try {
@@ -41,6 +79,11 @@ class PahoBackend final : public MqttBackend {
     } catch (const std::exception&) {
       // Already gone.
     }
+    for (Shard& shard : shards_) {
+      absl::MutexLock lock(&shard.mu);
+      shard.stop = true;
+    }
+    for (std::thread& t : workers_) t.join();
   }
 
   absl::Status Connect() {
@@ -49,24 +92,40 @@ class PahoBackend final : public MqttBackend {
                              ? filter
                              : absl::StrCat("$share/", options_.share_group, "/", filter));
     }
+    for (Shard& shard : shards_) workers_.emplace_back([this, &shard] { Work(shard); });
     client_.set_connected_handler([this](const std::string&) {
-      // Every (re)connect opens a new socket.
+      // Every (re)connect opens a new socket and starts a new count of acknowledgements.
       SetTcpNoDelayTowardPort(BrokerPort(options_.broker_uri));
+      {
+        absl::MutexLock lock(&ack_mu_);
+        ++epoch_;
+        unacked_bytes_ = 0;
+      }
       Subscribe();
     });
     client_.set_connection_lost_handler([this](const std::string& cause) {
       Log("warn", absl::StrCat("MQTT connection lost (", cause, "); reconnecting"));
     });
-    client_.set_message_callback([this](::mqtt::const_message_ptr message) {
-      OnMessage(message->get_topic(), message->get_payload_ref());
-    });
+    client_.set_message_callback([this](::mqtt::const_message_ptr message) { Enqueue(*message); });
     auto connect = ::mqtt::connect_options_builder()
-                       .clean_session(true)
+                       .clean_session(options_.clean_session)
                        .automatic_reconnect(std::chrono::milliseconds(250), std::chrono::seconds(10))
                        .keep_alive_interval(std::chrono::seconds(30))
+                       .max_inflight(kMaxQueuedMessages)
                        .finalize();
     if (!options_.user_name.empty()) connect.set_user_name(options_.user_name);
     if (!options_.password.empty()) connect.set_password(options_.password);
+    if (absl::StartsWith(options_.broker_uri, "ssl://") ||
+        absl::StartsWith(options_.broker_uri, "mqtts://") || !options_.ca_file.empty() ||
+        !options_.cert_file.empty()) {
+      ::mqtt::ssl_options ssl;
+      if (!options_.ca_file.empty()) ssl.set_trust_store(options_.ca_file);
+      if (!options_.cert_file.empty()) ssl.set_key_store(options_.cert_file);
+      if (!options_.key_file.empty()) ssl.set_private_key(options_.key_file);
+      ssl.set_enable_server_cert_auth(true);
+      ssl.set_verify(true);
+      connect.set_ssl(std::move(ssl));
+    }
     try {
       auto token = client_.connect(connect);
       if (!token->wait_for(std::chrono::milliseconds(
@@ -86,8 +145,15 @@ class PahoBackend final : public MqttBackend {
   }
 
   int64_t handled() const override { return handled_.load(); }
+  int64_t duplicates() const override { return duplicates_.load(); }
 
  private:
+  struct Shard {
+    absl::Mutex mu;
+    std::deque<Incoming> queue ABSL_GUARDED_BY(mu);
+    bool stop ABSL_GUARDED_BY(mu) = false;
+  };
+
   void Subscribe() {
     try {
       std::vector<int> qos(filters_.size(), kQos);
@@ -99,36 +165,97 @@ class PahoBackend final : public MqttBackend {
     }
   }
 
-  void OnMessage(const std::string& topic, const ::mqtt::binary_ref& payload) {
-    handled_.fetch_add(1);
-    MqttResult result = mapping_.Handle(topic, payload.to_string());
-    if (!result.status.ok()) {
-      Log("warn", absl::StrCat("MQTT ", topic, ": ", result.status.message()));
+  // On Paho's receive thread: never blocks.
+  void Enqueue(const ::mqtt::message& message) {
+    const std::string& topic = message.get_topic();
+    Shard& shard = shards_[absl::Hash<absl::string_view>()(DeviceKey(topic)) % shards_.size()];
+    absl::MutexLock lock(&shard.mu);
+    if (shard.queue.size() >= kMaxPendingMessages / shards_.size()) {
+      Log("warn", absl::StrCat("MQTT ", topic, ": dropped, ", shard.queue.size(),
+                               " messages already wait to be handled"));
+      return;
     }
-    for (const MqttMessage& message : result.publish) Publish(message);
+    if (!Remember(topic, message.get_payload_str()) && message.is_duplicate()) {
+      duplicates_.fetch_add(1);
+      return;  // taken already: the broker sent it again after a lost acknowledgement
+    }
+    shard.queue.push_back({topic, message.get_payload_str()});
   }
 
-  // Publishes without waiting for the broker's acknowledgement. When the client's
-  // outgoing buffer is full (a burst of answers), waits for room (up to about 2 s)
-  // instead of dropping the answer.
-  void Publish(const MqttMessage& message) {
-    for (int attempt = 0;; ++attempt) {
-      try {
-        client_.publish(message.topic, message.payload.data(), message.payload.size(), kQos,
-                        false);
-        return;
-      } catch (const ::mqtt::exception& e) {
-        if (e.get_return_code() == MQTTASYNC_MAX_BUFFERED_MESSAGES && attempt < 200) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(10));
-          continue;
-        }
-        Log("warn", absl::StrCat("MQTT publish to ", message.topic, " failed: ", e.what()));
-        return;
-      } catch (const std::exception& e) {
-        Log("warn", absl::StrCat("MQTT publish to ", message.topic, " failed: ", e.what()));
-        return;
-      }
+  // True when (topic, payload) was not among the recently handled messages; remembers it.
+  bool Remember(const std::string& topic, const std::string& payload) {
+    const uint64_t h = absl::HashOf(topic, payload);
+    absl::MutexLock lock(&recent_mu_);
+    if (!recent_set_.insert(h).second) return false;
+    recent_order_.push_back(h);
+    if (recent_order_.size() > kRememberedMessages) {
+      recent_set_.erase(recent_order_.front());
+      recent_order_.pop_front();
     }
+    return true;
+  }
+
+  void Work(Shard& shard) {
+    for (;;) {
+      Incoming in;
+      {
+        absl::MutexLock lock(&shard.mu);
+        shard.mu.Await(absl::Condition(
+            +[](Shard* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu) {
+              return s->stop || !s->queue.empty();
+            },
+            &shard));
+        if (shard.queue.empty()) return;  // stopping
+        in = std::move(shard.queue.front());
+        shard.queue.pop_front();
+      }
+      handled_.fetch_add(1);
+      MqttResult result = mapping_.Handle(in.topic, in.payload);
+      if (!result.status.ok()) {
+        Log("warn", absl::StrCat("MQTT ", in.topic, ": ", result.status.message()));
+      }
+      for (MqttMessage& message : result.publish) Publish(std::move(message));
+    }
+  }
+
+  // Publishes at QoS 1 once the bytes on their way leave room (see max_unacked_bytes);
+  // does not wait for this message's own acknowledgement.
+  void Publish(MqttMessage message) {
+    const int64_t size = static_cast<int64_t>(message.payload.size());
+    int64_t epoch;
+    {
+      absl::MutexLock lock(&ack_mu_);
+      auto room = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(ack_mu_) {
+        return unacked_bytes_ == 0 || unacked_bytes_ + size <= options_.max_unacked_bytes;
+      };
+      ack_mu_.AwaitWithTimeout(absl::Condition(&room), kMaxAckWait);
+      unacked_bytes_ += size;
+      epoch = epoch_;
+    }
+    try {
+      client_.publish(::mqtt::make_message(message.topic, std::move(message.payload), kQos, false),
+                      reinterpret_cast<void*>(static_cast<intptr_t>(epoch)), *this);
+    } catch (const std::exception& e) {
+      Acknowledged(size, epoch);
+      Log("warn", absl::StrCat("MQTT publish to ", message.topic, " failed: ", e.what()));
+    }
+  }
+
+  // The iaction_listener of every publish: its bytes are no longer on their way.
+  void on_success(const ::mqtt::token& token) override { Settle(token); }
+  void on_failure(const ::mqtt::token& token) override { Settle(token); }
+
+  void Settle(const ::mqtt::token& token) {
+    const auto* delivery = dynamic_cast<const ::mqtt::delivery_token*>(&token);
+    if (delivery == nullptr || delivery->get_message() == nullptr) return;
+    Acknowledged(static_cast<int64_t>(delivery->get_message()->get_payload().size()),
+                 static_cast<int64_t>(reinterpret_cast<intptr_t>(token.get_user_context())));
+  }
+
+  void Acknowledged(int64_t size, int64_t epoch) {
+    absl::MutexLock lock(&ack_mu_);
+    if (epoch != epoch_) return;  // counted in an earlier connection's total
+    unacked_bytes_ = std::max<int64_t>(unacked_bytes_ - size, 0);
   }
 
   void Log(absl::string_view level, absl::string_view message) {
@@ -139,7 +266,18 @@ class PahoBackend final : public MqttBackend {
   const MqttBackendOptions options_;
   ::mqtt::async_client client_;
   std::vector<std::string> filters_;
+  std::vector<Shard> shards_;
+  std::vector<std::thread> workers_;
   std::atomic<int64_t> handled_{0};
+  std::atomic<int64_t> duplicates_{0};
+
+  absl::Mutex ack_mu_;
+  int64_t unacked_bytes_ ABSL_GUARDED_BY(ack_mu_) = 0;
+  int64_t epoch_ ABSL_GUARDED_BY(ack_mu_) = 0;
+
+  absl::Mutex recent_mu_;
+  absl::flat_hash_set<uint64_t> recent_set_ ABSL_GUARDED_BY(recent_mu_);
+  std::deque<uint64_t> recent_order_ ABSL_GUARDED_BY(recent_mu_);
 };
 
 }  // namespace
@@ -147,7 +285,13 @@ class PahoBackend final : public MqttBackend {
 absl::StatusOr<std::unique_ptr<MqttBackend>> MqttBackend::Start(MqttMapping& mapping,
                                                                 MqttBackendOptions options) {
   if (options.broker_uri.empty()) return absl::InvalidArgumentError("no MQTT broker given");
-  if (options.client_id.empty()) options.client_id = absl::StrCat("fwotad-", RandomSuffix());
+  if (options.client_id.empty()) {
+    if (!options.clean_session) {
+      return absl::InvalidArgumentError(
+          "a persistent MQTT session needs a client id that stays the same across restarts");
+    }
+    options.client_id = absl::StrCat("fwotad-", RandomSuffix());
+  }
   std::unique_ptr<PahoBackend> backend;
   try {
     backend = std::make_unique<PahoBackend>(mapping, std::move(options));

@@ -128,6 +128,32 @@ TEST(ConfigTest, MqttIsOffByDefaultAndChecked) {
   d = c;
   d.mutable_mqtt()->set_share_group("x/y");
   EXPECT_THAT(ValidateConfig(d), StatusCodeIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_FALSE(c.mqtt().persistent_session());
+  EXPECT_EQ(c.mqtt().workers(), 2);
+  EXPECT_EQ(c.mqtt().max_unacked_bytes(), 8 << 20);
+  for (int workers : {0, 65}) {
+    d = c;
+    d.mutable_mqtt()->set_workers(workers);
+    EXPECT_THAT(ValidateConfig(d), StatusCodeIs(absl::StatusCode::kInvalidArgument)) << workers;
+  }
+  d = c;
+  d.mutable_mqtt()->set_max_unacked_bytes(0);
+  EXPECT_THAT(ValidateConfig(d), StatusCodeIs(absl::StatusCode::kInvalidArgument));
+  d = c;
+  d.mutable_mqtt()->set_key_file("client.key");
+  EXPECT_THAT(ValidateConfig(d), StatusCodeIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(ConfigTest, DefaultMqttClientIdIsStablePerDataDirectory) {
+  const std::string id = DefaultMqttClientId("/srv/fwota/var", "gw1");
+  EXPECT_EQ(id.rfind("fwotad-gw1-", 0), 0u) << id;
+  EXPECT_EQ(id.size(), std::string("fwotad-gw1-").size() + 8);
+  // The same directory however it is written: the same id (a restart finds its session).
+  EXPECT_EQ(DefaultMqttClientId("/srv/fwota/var/", "gw1"), id);
+  EXPECT_EQ(DefaultMqttClientId("/srv/fwota/./var", "gw1"), id);
+  // Another directory or host: another id (two instances do not take each other's session).
+  EXPECT_NE(DefaultMqttClientId("/srv/fwota/var2", "gw1"), id);
+  EXPECT_NE(DefaultMqttClientId("/srv/fwota/var", "gw2"), id);
 }
 
 }  // namespace

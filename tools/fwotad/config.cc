@@ -1,18 +1,20 @@
 #include "tools/fwotad/config.h"
 
-#include "adapters/mqtt/mqtt_mapping.h"
-#include "fwota/status_macros.h"
-
+#include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
+#include "adapters/mqtt/mqtt_mapping.h"
+#include "fwota/status_macros.h"
 
 namespace fwota::fwotad {
 namespace {
@@ -52,6 +54,8 @@ class ErrorCollector : public google::protobuf::io::ErrorCollector {
   mqtt->set_prefix("fwota");
   mqtt->set_share_group("fwota");
   mqtt->set_max_chunk_size(1 << 20);
+  mqtt->set_workers(2);
+  mqtt->set_max_unacked_bytes(8 << 20);
   return c;
 }
 
@@ -122,6 +126,15 @@ absl::Status ValidateConfig(const ::fwota::v1::FwotadConfig& c) {
   if (m.share_group().find_first_of("/+#") != std::string::npos) {
     return absl::InvalidArgumentError("mqtt share_group must be one topic level");
   }
+  if (m.workers() < 1 || m.workers() > 64) {
+    return absl::InvalidArgumentError("mqtt workers must be between 1 and 64");
+  }
+  if (m.max_unacked_bytes() < 1) {
+    return absl::InvalidArgumentError("mqtt max_unacked_bytes must be positive");
+  }
+  if (!m.key_file().empty() && m.cert_file().empty()) {
+    return absl::InvalidArgumentError("mqtt key_file needs a cert_file");
+  }
   return absl::OkStatus();
 }
 
@@ -153,6 +166,18 @@ absl::StatusOr<StallPolicy> ParseStallTimeouts(absl::string_view text) {
     policy.silence_millis[*state] = absl::ToInt64Milliseconds(duration);
   }
   return policy;
+}
+
+std::string DefaultMqttClientId(const std::string& data_dir, absl::string_view host) {
+  std::error_code error;
+  std::filesystem::path path = std::filesystem::absolute(data_dir, error);
+  path = path.lexically_normal();
+  std::string text = path.string();
+  while (text.size() > 1 && text.back() == '/') text.pop_back();
+  // FNV-1a: stable across processes and builds (absl::Hash is seeded per process).
+  uint32_t hash = 2166136261u;
+  for (unsigned char c : text) hash = (hash ^ c) * 16777619u;
+  return absl::StrFormat("fwotad-%s-%08x", host.empty() ? "host" : host, hash);
 }
 
 }  // namespace fwota::fwotad

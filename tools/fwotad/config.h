@@ -28,6 +28,12 @@ absl::Status ValidateConfig(const ::fwota::v1::FwotadConfig& config);
 // "0" turns one off). kInvalidArgument naming the bad part.
 absl::StatusOr<StallPolicy> ParseStallTimeouts(absl::string_view text);
 
+// "fwotad-<host>-<8 hex digits>": the MQTT client id when none is configured. The digits
+// are a hash of the data directory's absolute path, so the id stays the same across
+// restarts (the broker's persistent session is found again) and two instances on one
+// host differ.
+std::string DefaultMqttClientId(const std::string& data_dir, absl::string_view host);
+
 }  // namespace fwota::fwotad
 
 #endif  // FWOTA_TOOLS_FWOTAD_CONFIG_H_

@@ -50,7 +50,14 @@ ABSL_FLAG(std::string, mqtt_broker, "",
 ABSL_FLAG(std::string, mqtt_prefix, "fwota", "first topic level of the device topics");
 ABSL_FLAG(std::string, mqtt_share_group, "fwota",
           "shared subscription group, so several fwotad split the requests (\"none\": off)");
-ABSL_FLAG(std::string, mqtt_client_id, "", "MQTT client id (empty: fwotad-<random>)");
+ABSL_FLAG(std::string, mqtt_client_id, "",
+          "MQTT client id (empty: fwotad-<hostname>-<data dir hash>)");
+ABSL_FLAG(bool, mqtt_persistent_session, false,
+          "keep the MQTT session across restarts (the broker queues requests while fwotad is away)");
+ABSL_FLAG(std::string, mqtt_ca_file, "", "TLS: CA certificates to trust (PEM)");
+ABSL_FLAG(std::string, mqtt_cert_file, "", "TLS: client certificate (PEM)");
+ABSL_FLAG(std::string, mqtt_key_file, "", "TLS: client private key (PEM)");
+ABSL_FLAG(int32_t, mqtt_workers, 2, "threads handling device messages");
 ABSL_FLAG(std::string, mqtt_user, "", "MQTT user name");
 ABSL_FLAG(std::string, mqtt_password_file, "", "file holding the MQTT password");
 ABSL_FLAG(std::string, port_file, "",
@@ -61,6 +68,12 @@ namespace {
 
 // True when the flag was given with a value other than its default: it then wins over
 // the config file.
+std::string HostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "";
+  return name;
+}
+
 bool FlagChanged(absl::string_view name) {
   absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
   return flag != nullptr && flag->CurrentValue() != flag->DefaultValue();
@@ -99,6 +112,13 @@ absl::StatusOr<::fwota::v1::FwotadConfig> EffectiveConfig() {
   if (FlagChanged("mqtt_prefix")) mqtt->set_prefix(absl::GetFlag(FLAGS_mqtt_prefix));
   if (FlagChanged("mqtt_share_group")) mqtt->set_share_group(absl::GetFlag(FLAGS_mqtt_share_group));
   if (FlagChanged("mqtt_client_id")) mqtt->set_client_id(absl::GetFlag(FLAGS_mqtt_client_id));
+  if (FlagChanged("mqtt_persistent_session")) {
+    mqtt->set_persistent_session(absl::GetFlag(FLAGS_mqtt_persistent_session));
+  }
+  if (FlagChanged("mqtt_ca_file")) mqtt->set_ca_file(absl::GetFlag(FLAGS_mqtt_ca_file));
+  if (FlagChanged("mqtt_cert_file")) mqtt->set_cert_file(absl::GetFlag(FLAGS_mqtt_cert_file));
+  if (FlagChanged("mqtt_key_file")) mqtt->set_key_file(absl::GetFlag(FLAGS_mqtt_key_file));
+  if (FlagChanged("mqtt_workers")) mqtt->set_workers(absl::GetFlag(FLAGS_mqtt_workers));
   if (FlagChanged("mqtt_user")) mqtt->set_user_name(absl::GetFlag(FLAGS_mqtt_user));
   if (FlagChanged("mqtt_password_file")) {
     std::ifstream in(absl::GetFlag(FLAGS_mqtt_password_file));
@@ -221,7 +241,14 @@ int Run() {
     mqtt_mapping = std::make_unique<mqtt::MqttMapping>(service, mapping_options);
     mqtt::MqttBackendOptions backend_options;
     backend_options.broker_uri = m.broker();
-    backend_options.client_id = m.client_id();
+    backend_options.client_id =
+        m.client_id().empty() ? DefaultMqttClientId(config->data_dir(), HostName()) : m.client_id();
+    backend_options.clean_session = !m.persistent_session();
+    backend_options.ca_file = m.ca_file();
+    backend_options.cert_file = m.cert_file();
+    backend_options.key_file = m.key_file();
+    backend_options.worker_threads = m.workers();
+    backend_options.max_unacked_bytes = m.max_unacked_bytes();
     backend_options.share_group = m.share_group() == "none" ? "" : m.share_group();
     backend_options.user_name = m.user_name();
     backend_options.password = m.password();

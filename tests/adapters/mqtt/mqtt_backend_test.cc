@@ -51,14 +51,24 @@ bool Connectable(int port) {
   return ok;
 }
 
-// A mosquitto broker of our own on a free loopback port.
+std::string TempDir() { return getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp"; }
+
+// A mosquitto broker of our own on a free loopback port; with `tls_dir` (holding ca.crt,
+// server.crt, server.key) also a TLS listener on another free port.
 class Mosquitto {
  public:
-  Mosquitto() : port_(FreePort()) {
-    config_ = absl::StrCat(getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp",
-                           "/mosquitto-", port_, ".conf");
-    std::ofstream(config_) << "listener " << port_ << " 127.0.0.1\n"
-                           << "allow_anonymous true\npersistence false\nset_tcp_nodelay true\n";
+  explicit Mosquitto(const std::string& tls_dir = "") : port_(FreePort()) {
+    config_ = absl::StrCat(TempDir(), "/mosquitto-", port_, ".conf");
+    std::ofstream out(config_);
+    // "user root": as root, mosquitto would otherwise become user mosquitto, who cannot
+    // read the test's files.
+    out << "user root\nper_listener_settings false\nallow_anonymous true\npersistence false\n"
+        << "set_tcp_nodelay true\nlistener " << port_ << " 127.0.0.1\n";
+    if (!tls_dir.empty()) {
+      tls_port_ = FreePort();
+      out << "listener " << tls_port_ << " 127.0.0.1\ncafile " << tls_dir << "/ca.crt\n"
+          << "certfile " << tls_dir << "/server.crt\nkeyfile " << tls_dir << "/server.key\n";
+    }
   }
   ~Mosquitto() { Stop(); }
 
@@ -84,10 +94,12 @@ class Mosquitto {
   }
 
   std::string uri() const { return absl::StrCat("tcp://127.0.0.1:", port_); }
+  std::string tls_uri() const { return absl::StrCat("ssl://127.0.0.1:", tls_port_); }
 
  private:
   static constexpr const char* kBinary = "/usr/sbin/mosquitto";
   int port_;
+  int tls_port_ = 0;
   std::string config_;
   pid_t pid_ = -1;
 };
@@ -157,10 +169,7 @@ class MqttBackendTest : public testing::MqttServiceTest {
     SetUpService(64 * 1024 + 123, &fanout_);
     mapping_ = std::make_unique<MqttMapping>(*service_, MqttMappingOptions());
     broker_.Start();
-    MqttBackendOptions backend_options;
-    backend_options.broker_uri = broker_.uri();
-    backend_options.share_group = "fwota";
-    ASSERT_OK_AND_ASSIGN(backend_, MqttBackend::Start(*mapping_, backend_options));
+    ASSERT_OK_AND_ASSIGN(backend_, MqttBackend::Start(*mapping_, BackendOptions("fwotad-1")));
     fanout_.Add(backend_.get());
     device_client_ = std::make_unique<DeviceClient>(broker_.uri());
     device_client_->Connect();
@@ -170,6 +179,14 @@ class MqttBackendTest : public testing::MqttServiceTest {
     device_client_.reset();
     if (backend_ != nullptr) fanout_.Remove(backend_.get());
     backend_.reset();
+  }
+
+  MqttBackendOptions BackendOptions(const std::string& client_id) {
+    MqttBackendOptions options;
+    options.broker_uri = broker_.uri();
+    options.share_group = "fwota";
+    options.client_id = client_id;
+    return options;
   }
 
   // Downloads the whole package in `chunk`-byte chunks through the broker.
@@ -242,14 +259,11 @@ TEST_F(MqttBackendTest, FiveMebibytesIn4KiB64KiBAnd1MiBChunks) {
 
 TEST_F(MqttBackendTest, TwoInstancesOnOneShareGroupAnswerEachRequestOnce) {
   // A second fwotad instance: its own backend on the same broker and share group.
-  MqttBackendOptions second_options;
-  second_options.broker_uri = broker_.uri();
-  second_options.share_group = "fwota";
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<MqttBackend> second,
-                       MqttBackend::Start(*mapping_, second_options));
+                       MqttBackend::Start(*mapping_, BackendOptions("fwotad-2")));
   absl::SleepFor(absl::Milliseconds(300));  // its subscriptions are in place
   const int64_t first_before = backend_->handled();
-  constexpr int kRequests = 2000;
+  constexpr int kRequests = 10000;
   for (int i = 0; i < kRequests; ++i) {
     // Pipelined, in windows of 50 (the client buffers a limited number of messages).
     device_client_->Publish(absl::StrCat("fwota/TOK/v2/fw/request/r", i, "/chunk/0"), "16",
@@ -298,6 +312,118 @@ TEST_F(MqttBackendTest, BrokerRestartIsSurvived) {
   EXPECT_EQ(*first, data_.substr(0, 1000));
 }
 
+// fwotad goes away (a restart): a persistent session keeps the subscriptions, the
+// broker queues what devices ask meanwhile, and the next start under the same client id
+// answers it. With a clean session (the default) it is gone.
+TEST_F(MqttBackendTest, PersistentSessionAnswersRequestsAskedWhileAway) {
+  fanout_.Remove(backend_.get());
+  backend_.reset();
+  MqttBackendOptions persistent = BackendOptions("fwotad-p");
+  persistent.clean_session = false;
+  ASSERT_OK_AND_ASSIGN(backend_, MqttBackend::Start(*mapping_, persistent));
+  absl::SleepFor(absl::Milliseconds(300));  // subscribed
+  backend_.reset();
+  for (int n = 0; n < 3; ++n) {
+    device_client_->Publish(absl::StrCat("fwota/TOK/v2/fw/request/away/chunk/", n), "1000");
+  }
+  EXPECT_FALSE(device_client_->Await("fwota/TOK/v2/fw/response/away/chunk/0", absl::Milliseconds(300))
+                   .has_value());
+  ASSERT_OK_AND_ASSIGN(backend_, MqttBackend::Start(*mapping_, persistent));
+  fanout_.Add(backend_.get());
+  for (int n = 0; n < 3; ++n) {
+    std::optional<std::string> part = device_client_->Await(
+        absl::StrCat("fwota/TOK/v2/fw/response/away/chunk/", n), absl::Seconds(10));
+    ASSERT_TRUE(part.has_value()) << "request " << n << " asked while fwotad was away";
+    EXPECT_EQ(*part, data_.substr(1000 * n, 1000));
+  }
+  // A clean session instead: what is asked while it is away is gone.
+  fanout_.Remove(backend_.get());
+  backend_.reset();
+  // (The same client id: the clean start also ends the persistent session.)
+  MqttBackendOptions clean = BackendOptions("fwotad-p");
+  ASSERT_OK_AND_ASSIGN(backend_, MqttBackend::Start(*mapping_, clean));
+  fanout_.Add(backend_.get());
+  absl::SleepFor(absl::Milliseconds(300));
+  fanout_.Remove(backend_.get());
+  backend_.reset();
+  device_client_->Publish("fwota/TOK/v2/fw/request/lost/chunk/0", "1000");
+  ASSERT_OK_AND_ASSIGN(backend_, MqttBackend::Start(*mapping_, clean));
+  fanout_.Add(backend_.get());
+  EXPECT_FALSE(device_client_->Await("fwota/TOK/v2/fw/response/lost/chunk/0", absl::Seconds(1))
+                   .has_value());
+}
+
+// Far more answer bytes asked at once than the backend lets travel unacknowledged: they
+// wait for the broker's acknowledgements (read on Paho's thread, which never waits) and
+// all arrive, right.
+TEST_F(MqttBackendTest, AByteBudgetSmallerThanTheBurstStillAnswersEverything) {
+  fanout_.Remove(backend_.get());
+  backend_.reset();
+  MqttBackendOptions options = BackendOptions("fwotad-1");
+  options.max_unacked_bytes = 100 * 1024;
+  options.worker_threads = 3;
+  ASSERT_OK_AND_ASSIGN(backend_, MqttBackend::Start(*mapping_, options));
+  constexpr int kRequests = 400;  // 400 x 16 KiB: 6.4 MiB against a budget of 100 KiB
+  for (int i = 0; i < kRequests; ++i) {
+    device_client_->Publish(absl::StrCat("fwota/TOK/v2/fw/request/b", i, "/chunk/", i % 4),
+                            "16384", /*wait=*/i % 50 == 49);
+  }
+  for (int i = 0; i < kRequests; ++i) {
+    std::optional<std::string> part = device_client_->Await(
+        absl::StrCat("fwota/TOK/v2/fw/response/b", i, "/chunk/", i % 4), absl::Seconds(20));
+    ASSERT_TRUE(part.has_value()) << "request " << i << " was not answered";
+    EXPECT_TRUE(*part == data_.substr(16384 * (i % 4), 16384)) << "request " << i;
+  }
+}
+
+// Certificates made by the openssl command line: a CA, a server certificate for
+// 127.0.0.1 signed by it, and an unrelated CA.
+void MakeCertificates(const std::string& dir) {
+  const std::string script = absl::StrCat(
+      "set -e; cd ", dir, "; ",
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=fwota-test-ca "
+      "-keyout ca.key -out ca.crt 2>/dev/null; ",
+      "openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key "
+      "-out server.csr 2>/dev/null; ",
+      "printf 'subjectAltName=IP:127.0.0.1\n' > san.ext; ",
+      "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 "
+      "-extfile san.ext -out server.crt 2>/dev/null; ",
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=other-ca "
+      "-keyout other.key -out other.crt 2>/dev/null");
+  ASSERT_EQ(std::system(script.c_str()), 0) << "openssl failed";
+}
+
+class MqttBackendTlsTest : public testing::MqttServiceTest {};
+
+TEST_F(MqttBackendTlsTest, ConnectsOverTlsTrustingOnlyItsCa) {
+  const std::string dir = absl::StrCat(TempDir(), "/tls");
+  ASSERT_EQ(std::system(absl::StrCat("mkdir -p ", dir).c_str()), 0);
+  MakeCertificates(dir);
+  Mosquitto broker(dir);
+  broker.Start();
+  SetUpService(4096);
+  MqttMapping mapping(*service_, MqttMappingOptions());
+  MqttBackendOptions options;
+  options.broker_uri = broker.tls_uri();
+  options.client_id = "fwotad-tls";
+  options.ca_file = dir + "/ca.crt";
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<MqttBackend> backend, MqttBackend::Start(mapping, options));
+  // The device on the plain listener of the same broker.
+  DeviceClient device(broker.uri());
+  device.Connect();
+  device.Publish("fwota/TOK/v2/fw/request/1/chunk/1", "1000");
+  std::optional<std::string> part =
+      device.Await("fwota/TOK/v2/fw/response/1/chunk/1", absl::Seconds(10));
+  ASSERT_TRUE(part.has_value());
+  EXPECT_EQ(*part, data_.substr(1000, 1000));
+  backend.reset();
+  // A CA that did not sign the broker's certificate: no connection.
+  options.ca_file = dir + "/other.crt";
+  options.connect_timeout = absl::Seconds(3);
+  EXPECT_THAT(MqttBackend::Start(mapping, options),
+              ::fwota::testing::StatusCodeIs(absl::StatusCode::kUnavailable));
+}
+
 TEST(MqttBackendStartTest, UnreachableBrokerIsUnavailable) {
   auto metadata = NewMemoryMetadataStore();
   auto blobs = NewMemoryBlobStore();
@@ -308,10 +434,17 @@ TEST(MqttBackendStartTest, UnreachableBrokerIsUnavailable) {
   MqttMapping mapping(*service, MqttMappingOptions());
   MqttBackendOptions backend_options;
   backend_options.broker_uri = absl::StrCat("tcp://127.0.0.1:", FreePort());
+  backend_options.client_id = "fwotad-unreachable";
   backend_options.connect_timeout = absl::Seconds(2);
   EXPECT_THAT(MqttBackend::Start(mapping, backend_options),
               ::fwota::testing::StatusCodeIs(absl::StatusCode::kUnavailable));
   backend_options.broker_uri = "";
+  EXPECT_THAT(MqttBackend::Start(mapping, backend_options),
+              ::fwota::testing::StatusCodeIs(absl::StatusCode::kInvalidArgument));
+  // A persistent session needs a stable client id.
+  backend_options.broker_uri = "tcp://127.0.0.1:1";
+  backend_options.client_id = "";
+  backend_options.clean_session = false;
   EXPECT_THAT(MqttBackend::Start(mapping, backend_options),
               ::fwota::testing::StatusCodeIs(absl::StatusCode::kInvalidArgument));
 }
