@@ -55,23 +55,28 @@ class MqttEndToEndTest(unittest.TestCase):
         self.data_dir = os.path.join(self.tmp, "data")
         self.port_file = os.path.join(self.tmp, "port")
         self.log_path = os.path.join(self.tmp, "fwotad.log")
-        self.log = open(self.log_path, "wb")
+        self.log = open(self.log_path, "ab")
+        self.sub = None
+        self.fwotad = None
+
+    def start_fwotad(self, *extra):
+        if os.path.exists(self.port_file):
+            os.unlink(self.port_file)
         self.fwotad = subprocess.Popen(
             [FWOTAD, "--data_dir=" + self.data_dir, "--http_port=0",
              "--port_file=" + self.port_file, "--notices_per_minute=0",
-             "--mqtt_broker=tcp://127.0.0.1:%d" % self.broker_port],
+             "--mqtt_broker=tcp://127.0.0.1:%d" % self.broker_port, *extra],
             stdout=self.log, stderr=self.log)
         wait_for(lambda: os.path.exists(self.port_file) or self.fwotad.poll() is not None, "fwotad")
         self.assertIsNone(self.fwotad.poll(), self._log())
         self.base = "http://127.0.0.1:%s" % open(self.port_file).read().strip()
         self.key = open(os.path.join(self.data_dir, "admin-api-key")).read().strip()
-        self.sub = None
 
     def tearDown(self):
         if self.sub is not None:
             self.sub.kill()
             self.sub.wait()
-        if self.fwotad.poll() is None:
+        if self.fwotad is not None and self.fwotad.poll() is None:
             self.fwotad.kill()
             self.fwotad.wait()
         self.broker.kill()
@@ -128,20 +133,21 @@ class MqttEndToEndTest(unittest.TestCase):
             return None
         return wait_for(find, topic)[0]
 
-    def test_notice_chunks_limit_and_telemetry_through_mosquitto(self):
-        wait_for(lambda: "MQTT connected" in self._log(), "fwotad's MQTT connection")
+    def subscribe_device(self):
         self.sub_out = os.path.join(self.tmp, "sub.out")
         self.sub = subprocess.Popen(
             ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.broker_port), "-q", "1",
              "-t", "fwota/%s/#" % TOKEN, "-F", "%t %x"],
             stdout=open(self.sub_out, "w"), stderr=subprocess.DEVNULL)
         time.sleep(0.5)  # the subscription is in place
-        seen = set()
 
+    def provision(self, size):
+        """A profile, the device, a firmware package of `size` random bytes assigned to
+        the device; returns (device id, image)."""
         profile = self.rest("POST", "/api/deviceProfile", {"name": "mqtt"})["id"]["id"]
         device = self.rest("POST", "/api/device?accessToken=" + TOKEN,
                            {"name": "mqtt-1", "deviceProfileId": {"id": profile}})["id"]["id"]
-        image = os.urandom(300 * 1024 + 7)
+        image = os.urandom(size)
         path = os.path.join(self.tmp, "image.bin")
         with open(path, "wb") as f:
             f.write(image)
@@ -152,6 +158,14 @@ class MqttEndToEndTest(unittest.TestCase):
                         % (self.base, package), "-H", "X-Authorization: Bearer " + self.key,
                         "-F", "file=@" + path], check=True, capture_output=True)
         self.rest("POST", "/api/device", {"id": {"id": device}, "firmwareId": {"id": package}})
+        return device, image
+
+    def test_notice_chunks_limit_and_telemetry_through_mosquitto(self):
+        self.start_fwotad()
+        wait_for(lambda: "MQTT connected" in self._log(), "fwotad's MQTT connection")
+        self.subscribe_device()
+        seen = set()
+        device, image = self.provision(300 * 1024 + 7)
 
         # The notice arrives on the attributes topic.
         notice = json.loads(self.await_message("v1/devices/me/attributes", seen))
@@ -183,6 +197,42 @@ class MqttEndToEndTest(unittest.TestCase):
         wait_for(lambda: self.rest("GET", "/api/device/%s/otaStatus?type=FIRMWARE" % device)
                  ["state"] == "DOWNLOADING", "the DOWNLOADING state")
 
+        self.fwotad.send_signal(signal.SIGTERM)
+        self.assertEqual(self.fwotad.wait(timeout=30), 0, self._log())
+
+    def test_killed_mid_transfer_with_a_persistent_session(self):
+        """fwotad SIGKILLed in the middle of a download: the broker keeps its persistent
+        session and queues what the device asks meanwhile; the restarted fwotad answers it
+        and the download completes with the right SHA-256."""
+        self.start_fwotad("--mqtt_persistent_session")
+        wait_for(lambda: "MQTT connected" in self._log(), "fwotad's MQTT connection")
+        self.subscribe_device()
+        seen = set()
+        _, image = self.provision(5 * 64 * 1024 + 99)
+        got = b""
+        for n in range(2):
+            self.pub("v2/fw/request/7/chunk/%d" % n, "65536")
+            got += self.await_message("v2/fw/response/7/chunk/%d" % n, seen)
+        self.fwotad.send_signal(signal.SIGKILL)
+        self.fwotad.wait()
+        self.pub("v2/fw/request/7/chunk/2", "65536")
+        time.sleep(0.5)
+        self.assertFalse(any(t.endswith("/response/7/chunk/2") for t, _ in self.received()),
+                         "answered while fwotad was down")
+        self.start_fwotad("--mqtt_persistent_session")
+        got += self.await_message("v2/fw/response/7/chunk/2", seen)
+        n = 3
+        while True:
+            self.pub("v2/fw/request/7/chunk/%d" % n, "65536")
+            part = self.await_message("v2/fw/response/7/chunk/%d" % n, seen)
+            if not part:
+                break
+            got += part
+            n += 1
+        self.assertEqual(hashlib.sha256(got).hexdigest(), hashlib.sha256(image).hexdigest())
+        # Each chunk was answered once.
+        answers = [t for t, _ in self.received() if "/response/7/" in t]
+        self.assertEqual(len(answers), len(set(answers)), answers)
         self.fwotad.send_signal(signal.SIGTERM)
         self.assertEqual(self.fwotad.wait(timeout=30), 0, self._log())
 
