@@ -16,8 +16,8 @@ PACKAGES=(
   # tests and benchmark peers
   python3 time openssl curl libisal-dev libguava-java openjdk-17-jdk-headless
   nginx-light wrk
-  # the MQTT adapter's tests start their own broker
-  mosquitto mosquitto-clients
+  # the MQTT adapter's tests start their own broker; its benchmark's devices use libmosquitto
+  mosquitto mosquitto-clients libmosquitto-dev
   # the dashboard's end-to-end test (tests/dashboard): a real headless browser
   chromium
 )
