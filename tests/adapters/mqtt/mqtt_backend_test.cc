@@ -376,6 +376,47 @@ TEST_F(MqttBackendTest, AByteBudgetSmallerThanTheBurstStillAnswersEverything) {
   }
 }
 
+// Bad input through the broker: each gets an error payload on the device's error topic
+// or is dropped (logged), and the backend goes on answering.
+TEST_F(MqttBackendTest, BadInputGetsErrorsOrIsDroppedAndNothingElseIsDisturbed) {
+  device_client_->Publish("fwota/TOK/v2/fw/request/1/chunk/-1", "100");
+  std::optional<std::string> error =
+      device_client_->Await("fwota/TOK/v2/fw/error", absl::Seconds(10));
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(error->rfind("FAILURE: chunk number \"-1\"", 0), 0u) << *error;
+  device_client_->Publish("fwota/TOK/v2/fw/request/1/chunk/0", "-5");
+  error = device_client_->Await("fwota/TOK/v2/fw/error", absl::Seconds(10));
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(error->rfind("FAILURE: chunk size \"-5\"", 0), 0u) << *error;
+  device_client_->Publish("fwota/TOK/v2/fw/request/1/chunk/0", "99999999999999999999999");
+  error = device_client_->Await("fwota/TOK/v2/fw/error", absl::Seconds(10));
+  ASSERT_TRUE(error.has_value());
+  // Dropped: no one to answer, or nothing to answer.
+  const int64_t before = backend_->handled();
+  device_client_->Publish("fwota/NOPE/v2/fw/request/1/chunk/0", "100");
+  device_client_->Publish("fwota/TOK/v2/fw/request//chunk/0", "100");
+  device_client_->Publish("fwota/TOK/v2/sw/request/1/chunk/0", "100");  // no software
+  device_client_->Publish("fwota/TOK/v1/devices/me/telemetry", "{not json");
+  device_client_->Publish("fwota/TOK/v1/devices/me/telemetry", std::string(3 << 20, '{'));
+  device_client_->Publish("fwota/TOK/v1/devices/me/attributes/request/1", "[1,2");
+  // Each was handled (and refused) and the backend answers the next good request.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (backend_->handled() < before + 6 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(backend_->handled(), before + 6);
+  device_client_->Publish("fwota/TOK/v2/fw/request/ok/chunk/2", "100");
+  std::optional<std::string> part =
+      device_client_->Await("fwota/TOK/v2/fw/response/ok/chunk/2", absl::Seconds(10));
+  ASSERT_TRUE(part.has_value());
+  EXPECT_EQ(*part, data_.substr(200, 100));
+  // Nothing else came out of the bad ones: no further error, no response for NOPE.
+  EXPECT_FALSE(device_client_->Await("fwota/TOK/v2/fw/error", absl::Milliseconds(200)).has_value());
+  ASSERT_OK_AND_ASSIGN(UpdateStatus status,
+                       service_->GetUpdateStatus(ctx_, device_.id(), ::fwota::v1::FIRMWARE));
+  EXPECT_NE(status.state(), ::fwota::v1::UPDATE_STATE_FAILED);
+}
+
 // Certificates made by the openssl command line: a CA, a server certificate for
 // 127.0.0.1 signed by it, and an unrelated CA.
 void MakeCertificates(const std::string& dir) {
