@@ -10,6 +10,8 @@
 #include <mosquitto.h>
 
 #include <csignal>
+#include <deque>
+#include <vector>
 #include <cstdio>
 #include <chrono>
 #include <string>
@@ -21,11 +23,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "adapters/mqtt/tcp_nodelay.h"
 #include "mqtt/async_client.h"
 
 ABSL_FLAG(int, broker_port, 1883, "broker port on 127.0.0.1");
 ABSL_FLAG(std::string, client, "paho", "paho or mosquitto");
+ABSL_FLAG(int, threads, 2, "paho: threads publishing the answers (as fwotad's --mqtt_workers)");
 ABSL_FLAG(std::string, prefix, "fwota", "first topic level of the device topics");
 ABSL_FLAG(std::string, share_group, "fwota", "shared subscription group (empty: none)");
 
@@ -88,20 +92,42 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_client) == "mosquitto") {
     return RunMosquitto(absl::GetFlag(FLAGS_broker_port), filter, zeros);
   }
-  // As fwotad's backend: room for many answers queued at once, never a wait in the
-  // message callback (the thread that runs it also reads the broker's acknowledgements).
+  // As fwotad's backend: room for many answers queued at once, and the answers published
+  // from worker threads, not from Paho's receive thread (which then only reads).
   ::mqtt::create_options create(MQTTVERSION_DEFAULT, 65535);
   create.set_send_while_disconnected(false);
   ::mqtt::async_client client(broker, "raw-responder", create);
+  absl::Mutex mu;
+  std::deque<::mqtt::const_message_ptr> queue;
+  bool done = false;
   client.set_message_callback([&](::mqtt::const_message_ptr m) {
-    const int size = AskedSize(m->get_payload_str(), static_cast<int>(zeros.size()));
-    const std::string topic = absl::StrReplaceAll(m->get_topic(), {{"/request/", "/response/"}});
-    try {
-      client.publish(topic, zeros.data(), size, 1, false);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "publish: %s\n", e.what());
-    }
+    absl::MutexLock lock(&mu);
+    queue.push_back(std::move(m));
   });
+  std::vector<std::thread> workers;
+  for (int i = 0; i < absl::GetFlag(FLAGS_threads); ++i) {
+    workers.emplace_back([&] {
+      for (;;) {
+        ::mqtt::const_message_ptr m;
+        {
+          absl::MutexLock lock(&mu);
+          auto ready = [&] { return done || !queue.empty(); };
+          mu.Await(absl::Condition(&ready));
+          if (queue.empty()) return;
+          m = std::move(queue.front());
+          queue.pop_front();
+        }
+        const int size = AskedSize(m->get_payload_str(), static_cast<int>(zeros.size()));
+        const std::string topic =
+            absl::StrReplaceAll(m->get_topic(), {{"/request/", "/response/"}});
+        try {
+          client.publish(topic, zeros.data(), size, 1, false);
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "publish: %s\n", e.what());
+        }
+      }
+    });
+  }
   try {
     client.connect(::mqtt::connect_options_builder().clean_session(true).max_inflight(65535).finalize())->wait();
     fwota::mqtt::SetTcpNoDelayTowardPort(fwota::mqtt::BrokerPort(broker));
@@ -114,5 +140,10 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   while (!stop) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   client.disconnect()->wait();
+  {
+    absl::MutexLock lock(&mu);
+    done = true;
+  }
+  for (std::thread& t : workers) t.join();
   return 0;
 }
