@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <poll.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
@@ -158,7 +159,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bad --chunk, --size or --mode\n");
     return 2;
   }
-  run.chunks = (run.size + run.chunk - 1) / run.chunk;
+  // Round trips ask whole chunks only (a raw responder answers every ask with its size).
+  run.chunks = run.mode == "download" ? (run.size + run.chunk - 1) / run.chunk
+                                      : std::max<int64_t>(run.size / run.chunk, 1);
 
   std::vector<std::string> tokens;
   if (!absl::GetFlag(FLAGS_tokens).empty()) {
@@ -232,6 +235,7 @@ int main(int argc, char** argv) {
   int64_t round_trips = 0;
   for (auto& d : devices) {
     round_trips += d->round_trips;
+    if (d->round_trips == 0) Fail(*d, "no answer at all");
     if (run.mode == "download" && d->done) {
       unsigned char digest[EVP_MAX_MD_SIZE];
       unsigned n = 0;
