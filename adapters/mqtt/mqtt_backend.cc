@@ -8,11 +8,11 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "adapters/mqtt/recent_messages.h"
 #include "adapters/mqtt/tcp_nodelay.h"
 #include "mqtt/async_client.h"
 
@@ -175,24 +175,11 @@ class PahoBackend final : public MqttBackend, private ::mqtt::iaction_listener {
                                " messages already wait to be handled"));
       return;
     }
-    if (!Remember(topic, message.get_payload_str()) && message.is_duplicate()) {
+    if (!recent_.Add(topic, message.get_payload_str()) && message.is_duplicate()) {
       duplicates_.fetch_add(1);
       return;  // taken already: the broker sent it again after a lost acknowledgement
     }
     shard.queue.push_back({topic, message.get_payload_str()});
-  }
-
-  // True when (topic, payload) was not among the recently handled messages; remembers it.
-  bool Remember(const std::string& topic, const std::string& payload) {
-    const uint64_t h = absl::HashOf(topic, payload);
-    absl::MutexLock lock(&recent_mu_);
-    if (!recent_set_.insert(h).second) return false;
-    recent_order_.push_back(h);
-    if (recent_order_.size() > kRememberedMessages) {
-      recent_set_.erase(recent_order_.front());
-      recent_order_.pop_front();
-    }
-    return true;
   }
 
   void Work(Shard& shard) {
@@ -275,9 +262,7 @@ class PahoBackend final : public MqttBackend, private ::mqtt::iaction_listener {
   int64_t unacked_bytes_ ABSL_GUARDED_BY(ack_mu_) = 0;
   int64_t epoch_ ABSL_GUARDED_BY(ack_mu_) = 0;
 
-  absl::Mutex recent_mu_;
-  absl::flat_hash_set<uint64_t> recent_set_ ABSL_GUARDED_BY(recent_mu_);
-  std::deque<uint64_t> recent_order_ ABSL_GUARDED_BY(recent_mu_);
+  RecentMessages recent_{kRememberedMessages};
 };
 
 }  // namespace
