@@ -57,7 +57,7 @@ class MqttEndToEndTest(unittest.TestCase):
         self.log_path = os.path.join(self.tmp, "fwotad.log")
         self.log = open(self.log_path, "wb")
         self.fwotad = subprocess.Popen(
-            [FWOTAD, "--data_dir=" + self.data_dir, "--http_port=0",
+            [FWOTAD, "--data_dir=" + self.data_dir, "--http_port=0", "--coap_port=0",
              "--port_file=" + self.port_file, "--notices_per_minute=0",
              "--mqtt_broker=tcp://127.0.0.1:%d" % self.broker_port],
             stdout=self.log, stderr=self.log)
