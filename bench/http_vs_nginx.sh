@@ -43,7 +43,7 @@ blob="$work/data/blobs/${sha:0:2}/$sha"
 test -f "$blob"
 
 fport=$(free_port)
-"$fwotad" --data_dir="$work/data" --http_port="$fport" 2>"$work/fwotad.log" &
+"$fwotad" --data_dir="$work/data" --http_port="$fport" --coap_port=0 2>"$work/fwotad.log" &
 pids+=($!)
 fwotad_pid=$!
 
@@ -146,7 +146,7 @@ big=$("$fwota" --data_dir="$work/data" --json package create --title=big --versi
   /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["id"]["id"])')
 rm -f "$work/big.bin"
 "$fwota" --data_dir="$work/data" assign --package="$big" --profile=bench >/dev/null
-"$fwotad" --data_dir="$work/data" --http_port="$fport" 2>>"$work/fwotad.log" &
+"$fwotad" --data_dir="$work/data" --http_port="$fport" --coap_port=0 2>>"$work/fwotad.log" &
 fwotad_pid=$!
 pids+=($fwotad_pid)
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$fport/" && break; sleep 0.1; done

@@ -55,7 +55,7 @@ pids+=($!)
 wait_port "$mport"
 
 hport=$(free_port)
-"$fwotad" --data_dir="$work/data" --http_port="$hport" \
+"$fwotad" --data_dir="$work/data" --http_port="$hport" --coap_port=0 \
   --mqtt_broker="tcp://127.0.0.1:$mport" --notices_per_minute=0 2>"$work/fwotad.log" &
 fwotad_pid=$!
 pids+=($fwotad_pid)

@@ -31,11 +31,15 @@ enum class TbErrorCode : int {
 };
 
 // A CoAP response code (RFC 7252 section 12.1.2) as its byte on the wire: class in the top
-// three bits, detail in the low five, so 4.04 is 0x84.
+// three bits, detail in the low five, so 4.04 is 0x84. kChanged and kBadOption are not
+// in the status table: the CoAP adapter answers them for a recorded POST and for a Block2
+// option it cannot serve (RFC 7959).
 enum class CoapCode : uint8_t {
+  kChanged = 0x44,                 // 2.04
   kContent = 0x45,                 // 2.05
   kBadRequest = 0x80,              // 4.00
   kUnauthorized = 0x81,            // 4.01
+  kBadOption = 0x82,               // 4.02
   kForbidden = 0x83,               // 4.03
   kNotFound = 0x84,                // 4.04
   kMethodNotAllowed = 0x85,        // 4.05

@@ -67,7 +67,7 @@ async function startFwotad() {
   const portFile = path.join(TMP, 'fwotad.port');
   const logPath = path.join(TMP, 'fwotad.log');
   const logFd = fs.openSync(logPath, 'a');
-  const proc = spawn(FWOTAD, [`--data_dir=${dataDir}`, '--http_port=0', `--port_file=${portFile}`],
+  const proc = spawn(FWOTAD, [`--data_dir=${dataDir}`, '--http_port=0', '--coap_port=0', `--port_file=${portFile}`],
     { stdio: ['ignore', logFd, logFd] });
   let exited = null;
   proc.on('exit', (code, signal) => { exited = signal || code; });

@@ -89,7 +89,7 @@ class Fwotad:
         self.log_path = data_dir + ".log"
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [FWOTAD, "--data_dir=" + data_dir, "--http_port=0", "--port_file=" + self.port_file,
+                [FWOTAD, "--data_dir=" + data_dir, "--http_port=0", "--coap_port=0", "--port_file=" + self.port_file,
                  *extra], stdout=log, stderr=log)
         deadline = time.time() + 30
         while not os.path.exists(self.port_file):

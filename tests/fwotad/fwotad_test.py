@@ -27,7 +27,7 @@ class Fwotad:
             os.unlink(self.port_file)
         self.log = open(data_dir + ".log", "ab")
         self.proc = subprocess.Popen(
-            [FWOTAD, "--data_dir=" + data_dir, "--http_port=0", "--port_file=" + self.port_file,
+            [FWOTAD, "--data_dir=" + data_dir, "--http_port=0", "--coap_port=0", "--port_file=" + self.port_file,
              *extra], stdout=self.log, stderr=self.log)
         deadline = time.time() + 30
         while not os.path.exists(self.port_file):

@@ -63,7 +63,7 @@ class MqttEndToEndTest(unittest.TestCase):
         if os.path.exists(self.port_file):
             os.unlink(self.port_file)
         self.fwotad = subprocess.Popen(
-            [FWOTAD, "--data_dir=" + self.data_dir, "--http_port=0",
+            [FWOTAD, "--data_dir=" + self.data_dir, "--http_port=0", "--coap_port=0",
              "--port_file=" + self.port_file, "--notices_per_minute=0",
              "--mqtt_broker=tcp://127.0.0.1:%d" % self.broker_port, *extra],
             stdout=self.log, stderr=self.log)

@@ -40,7 +40,7 @@ class Fwotad:
         self.log_path = data_dir + ".log"
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [FWOTAD, "--data_dir=" + data_dir, "--http_port=0", "--port_file=" + self.port_file,
+            [FWOTAD, "--data_dir=" + data_dir, "--http_port=0", "--coap_port=0", "--port_file=" + self.port_file,
              *extra], stdout=self.log, stderr=self.log)
         deadline = time.time() + 30
         while not read_file(self.port_file).strip():

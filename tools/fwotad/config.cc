@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
+#include "adapters/coap/coap_mapping.h"
 #include "adapters/mqtt/mqtt_mapping.h"
 #include "fwota/status_macros.h"
 
@@ -56,6 +57,11 @@ class ErrorCollector : public google::protobuf::io::ErrorCollector {
   mqtt->set_max_chunk_size(1 << 20);
   mqtt->set_workers(2);
   mqtt->set_max_unacked_bytes(8 << 20);
+  auto* coap = c.mutable_coap();
+  coap->set_port(5683);
+  coap->set_address("127.0.0.1");
+  coap->set_max_block_size(1024);
+  coap->set_max_chunk_size(1 << 20);
   return c;
 }
 
@@ -135,6 +141,17 @@ absl::Status ValidateConfig(const ::fwota::v1::FwotadConfig& c) {
   if (!m.key_file().empty() && m.cert_file().empty()) {
     return absl::InvalidArgumentError("mqtt key_file needs a cert_file");
   }
+  const auto& co = c.coap();
+  if (co.port() < 0 || co.port() > 65535 || co.dtls_port() < 0 || co.dtls_port() > 65535) {
+    return absl::InvalidArgumentError("coap port and dtls_port must be in 0..65535 (0: off)");
+  }
+  if (co.dtls_port() != 0 && co.psk_file().empty()) {
+    return absl::InvalidArgumentError("coap dtls_port needs a psk_file of identity:key lines");
+  }
+  coap::CoapMappingOptions coap_mapping;
+  coap_mapping.max_block_size = co.max_block_size();
+  coap_mapping.max_chunk_size = co.max_chunk_size();
+  FWOTA_RETURN_IF_ERROR(coap::CoapMapping::CheckOptions(coap_mapping));
   return absl::OkStatus();
 }
 

@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -17,6 +18,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "adapters/coap/coap_backend.h"
+#include "adapters/coap/coap_mapping.h"
 #include "adapters/http/attribute_updates.h"
 #include "adapters/http/http_server.h"
 #include "adapters/http/ota_http_api.h"
@@ -60,6 +63,11 @@ ABSL_FLAG(std::string, mqtt_key_file, "", "TLS: client private key (PEM)");
 ABSL_FLAG(int32_t, mqtt_workers, 2, "threads handling device messages");
 ABSL_FLAG(std::string, mqtt_user, "", "MQTT user name");
 ABSL_FLAG(std::string, mqtt_password_file, "", "file holding the MQTT password");
+ABSL_FLAG(int32_t, coap_port, 5683, "CoAP port (UDP) for devices (0: CoAP off)");
+ABSL_FLAG(std::string, coap_address, "127.0.0.1",
+          "CoAP listen address (0.0.0.0 or ::: all interfaces)");
+ABSL_FLAG(int32_t, coap_dtls_port, 0, "CoAP over DTLS port, e.g. 5684 (0: off; needs --coap_psk_file)");
+ABSL_FLAG(std::string, coap_psk_file, "", "DTLS pre-shared keys: one identity:key line per device");
 ABSL_FLAG(std::string, port_file, "",
           "write the bound HTTP port to this file once listening (for scripts and tests)");
 
@@ -129,6 +137,11 @@ absl::StatusOr<::fwota::v1::FwotadConfig> EffectiveConfig() {
     }
     mqtt->set_password(password);
   }
+  auto* coap = config.mutable_coap();
+  if (FlagChanged("coap_port")) coap->set_port(absl::GetFlag(FLAGS_coap_port));
+  if (FlagChanged("coap_address")) coap->set_address(absl::GetFlag(FLAGS_coap_address));
+  if (FlagChanged("coap_dtls_port")) coap->set_dtls_port(absl::GetFlag(FLAGS_coap_dtls_port));
+  if (FlagChanged("coap_psk_file")) coap->set_psk_file(absl::GetFlag(FLAGS_coap_psk_file));
   FWOTA_RETURN_IF_ERROR(ValidateConfig(config));
   return config;
 }
@@ -266,6 +279,42 @@ int Run() {
     notifier.Add(mqtt_backend.get());
   }
 
+  std::unique_ptr<coap::CoapMapping> coap_mapping;
+  std::unique_ptr<coap::CoapBackend> coap_backend;
+  if (const ::fwota::v1::CoapConfig& c = config->coap(); c.port() != 0 || c.dtls_port() != 0) {
+    coap::CoapMappingOptions mapping_options;
+    mapping_options.max_block_size = c.max_block_size();
+    mapping_options.max_chunk_size = c.max_chunk_size();
+    coap_mapping = std::make_unique<coap::CoapMapping>(service, mapping_options);
+    coap::CoapBackendOptions backend_options;
+    backend_options.address = c.address();
+    backend_options.port = c.port() != 0 ? c.port() : -1;
+    backend_options.dtls_port = c.dtls_port() != 0 ? c.dtls_port() : -1;
+    if (!c.psk_file().empty()) {
+      absl::StatusOr<std::map<std::string, std::string>> keys = coap::ReadPskFile(c.psk_file());
+      if (!keys.ok()) {
+        Log("error", "cannot read the CoAP PSK file", {{"error", std::string(keys.status().message())}});
+        return 1;
+      }
+      backend_options.psk_keys = *std::move(keys);
+    }
+    backend_options.log = [](absl::string_view level, absl::string_view message) {
+      Log(std::string(level), "coap", {{"detail", std::string(message)}});
+    };
+    absl::StatusOr<std::unique_ptr<coap::CoapBackend>> backend =
+        coap::CoapBackend::Start(*coap_mapping, backend_options);
+    if (!backend.ok()) {
+      Log("error", "cannot start the CoAP adapter",
+          {{"address", c.address()}, {"error", std::string(backend.status().message())}});
+      return 1;
+    }
+    coap_backend = *std::move(backend);
+    notifier.Add(coap_backend.get());
+    Log("info", "CoAP listening",
+        {{"address", c.address()}, {"udp_port", absl::StrCat(coap_backend->udp_port())},
+         {"dtls_port", absl::StrCat(coap_backend->dtls_port())}});
+  }
+
   http::OtaHttpApiOptions api_options;
   api_options.attribute_updates = &long_polls;
   api_options.max_chunk_size = config->http().max_chunk_size();
@@ -317,6 +366,10 @@ int Run() {
   if (mqtt_backend != nullptr) {
     notifier.Remove(mqtt_backend.get());
     mqtt_backend.reset();  // disconnects from the broker
+  }
+  if (coap_backend != nullptr) {
+    notifier.Remove(coap_backend.get());
+    coap_backend.reset();  // drops the observations
   }
   (*server)->Shutdown(absl::Milliseconds(config->shutdown_grace_ms()));
   server->reset();

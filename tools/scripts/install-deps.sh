@@ -13,11 +13,14 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libboost-dev
   libpaho-mqttpp-dev libpaho-mqtt-dev
+  libcoap3-dev
   # tests and benchmark peers
   python3 time openssl curl libisal-dev libguava-java openjdk-17-jdk-headless
   nginx-light wrk
   # the MQTT adapter's tests start their own broker; its benchmark's devices use libmosquitto
   mosquitto mosquitto-clients libmosquitto-dev
+  # the CoAP adapter's tests and benchmark use libcoap's coap-client / coap-server
+  libcoap3-bin
   # the dashboard's end-to-end test (tests/dashboard): a real headless browser
   chromium
 )
