@@ -124,16 +124,20 @@ absl::StatusOr<std::vector<DeviceReport>> ParseOtaTelemetry(absl::string_view js
 absl::Status RecordOtaTelemetry(OtaService& service, absl::string_view token,
                                 absl::string_view json) {
   absl::StatusOr<std::vector<DeviceReport>> reports = ParseOtaTelemetry(json);
+  // All or nothing: a payload with one bad state records none of its reports.
+  absl::Status valid = reports.status();
+  if (valid.ok()) {
+    for (const DeviceReport& report : *reports) {
+      if (!report.state.empty() && valid.ok()) valid = ParseUpdateState(report.state).status();
+    }
+  }
   // RecordDeviceReport checks the token itself, in the same transaction as the report,
-  // so only payloads without reports (or malformed ones) need a lookup of their own.
-  if (!reports.ok() || reports->empty()) {
+  // so only payloads that record nothing need a lookup of their own (an unknown token
+  // is told before what is wrong with the payload).
+  if (!valid.ok() || reports->empty()) {
     FWOTA_RETURN_IF_ERROR(service.AuthenticateDevice(token).status());
   }
-  FWOTA_RETURN_IF_ERROR(reports.status());
-  // All or nothing: a payload with one bad state records none of its reports.
-  for (const DeviceReport& report : *reports) {
-    if (!report.state.empty()) FWOTA_RETURN_IF_ERROR(ParseUpdateState(report.state).status());
-  }
+  FWOTA_RETURN_IF_ERROR(valid);
   for (const DeviceReport& report : *reports) {
     FWOTA_RETURN_IF_ERROR(service.RecordDeviceReport(token, report));
   }

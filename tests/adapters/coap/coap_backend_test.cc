@@ -24,7 +24,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/adapters/coap/coap_test_util.h"
+#include "tests/adapters/common/device_service_test.h"
 #include "tests/testing/status_matchers.h"
 
 namespace fwota::coap {
@@ -184,7 +184,7 @@ class Client {
   uint16_t mid_ = 100;
 };
 
-class CoapBackendTest : public testing::CoapServiceTest {
+class CoapBackendTest : public adapters::testing::DeviceServiceTest {
  protected:
   void Start(size_t image_size) {
     SetUpService(image_size, &fanout_);

@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/adapters/coap/coap_test_util.h"
+#include "tests/adapters/common/device_service_test.h"
 #include "tests/testing/status_matchers.h"
 
 namespace fwota::coap {
@@ -23,7 +23,7 @@ using ::testing::IsEmpty;
 
 constexpr size_t kImageSize = 5000;
 
-class CoapMappingTest : public testing::CoapServiceTest {
+class CoapMappingTest : public adapters::testing::DeviceServiceTest {
  protected:
   void SetUp() override {
     SetUpService(kImageSize);

@@ -22,7 +22,7 @@
 #include "fwota/metadata_stores.h"
 #include "gtest/gtest.h"
 #include "mqtt/async_client.h"
-#include "tests/adapters/mqtt/mqtt_test_util.h"
+#include "tests/adapters/common/device_service_test.h"
 #include "tests/testing/status_matchers.h"
 
 namespace fwota::mqtt {
@@ -163,7 +163,7 @@ class DeviceClient {
   std::vector<std::pair<std::string, std::string>> received_ ABSL_GUARDED_BY(mu_);
 };
 
-class MqttBackendTest : public testing::MqttServiceTest {
+class MqttBackendTest : public adapters::testing::DeviceServiceTest {
  protected:
   void SetUp() override {
     SetUpService(64 * 1024 + 123, &fanout_);
@@ -247,7 +247,7 @@ TEST_F(MqttBackendTest, ChunkedDownloadTelemetryAndNoticeThroughTheBroker) {
 }
 
 TEST_F(MqttBackendTest, FiveMebibytesIn4KiB64KiBAnd1MiBChunks) {
-  const std::string big = testing::RandomBytes(5 * 1024 * 1024, 5);
+  const std::string big = adapters::testing::RandomBytes(5 * 1024 * 1024, 5);
   OtaPackage p = Package("fw", "5m", big);
   ASSERT_OK(service_->AssignDevicePackage(ctx_, device_.id(), ::fwota::v1::FIRMWARE, p.id()));
   const absl::Time start = absl::Now();
@@ -434,7 +434,7 @@ void MakeCertificates(const std::string& dir) {
   ASSERT_EQ(std::system(script.c_str()), 0) << "openssl failed";
 }
 
-class MqttBackendTlsTest : public testing::MqttServiceTest {};
+class MqttBackendTlsTest : public adapters::testing::DeviceServiceTest {};
 
 TEST_F(MqttBackendTlsTest, ConnectsOverTlsTrustingOnlyItsCa) {
   const std::string dir = absl::StrCat(TempDir(), "/tls");

@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/adapters/mqtt/mqtt_test_util.h"
+#include "tests/adapters/common/device_service_test.h"
 #include "tests/testing/status_matchers.h"
 
 namespace fwota::mqtt {
@@ -22,9 +22,9 @@ using ::testing::IsEmpty;
 using ::testing::StartsWith;
 using Code = absl::StatusCode;
 
-using testing::RandomBytes;
+using adapters::testing::RandomBytes;
 
-class MqttMappingTest : public testing::MqttServiceTest {
+class MqttMappingTest : public adapters::testing::DeviceServiceTest {
  protected:
   void SetUp() override {
     SetUpService(5000);

@@ -1,7 +1,7 @@
-// What the MQTT tests share: an OtaService over in-memory stores with a tenant, a device
+// What the device-transport tests (MQTT, CoAP, telemetry) share: an OtaService over in-memory stores with a tenant, a device
 // with access token "TOK" and a firmware package of `data_` assigned to it.
-#ifndef FWOTA_TESTS_ADAPTERS_MQTT_MQTT_TEST_UTIL_H_
-#define FWOTA_TESTS_ADAPTERS_MQTT_MQTT_TEST_UTIL_H_
+#ifndef FWOTA_TESTS_ADAPTERS_COMMON_DEVICE_SERVICE_TEST_H_
+#define FWOTA_TESTS_ADAPTERS_COMMON_DEVICE_SERVICE_TEST_H_
 
 #include <memory>
 #include <random>
@@ -13,7 +13,7 @@
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/status_matchers.h"
 
-namespace fwota::mqtt::testing {
+namespace fwota::adapters::testing {
 
 inline std::string RandomBytes(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -22,7 +22,7 @@ inline std::string RandomBytes(size_t n, uint32_t seed) {
   return out;
 }
 
-class MqttServiceTest : public ::testing::Test {
+class DeviceServiceTest : public ::testing::Test {
  protected:
   // Builds the service (notices to `notifier`, if any) and the device with `data_size`
   // random bytes of firmware "fw" 1.0 assigned.
@@ -73,6 +73,6 @@ class MqttServiceTest : public ::testing::Test {
   OtaPackage package_;
 };
 
-}  // namespace fwota::mqtt::testing
+}  // namespace fwota::adapters::testing
 
-#endif  // FWOTA_TESTS_ADAPTERS_MQTT_MQTT_TEST_UTIL_H_
+#endif  // FWOTA_TESTS_ADAPTERS_COMMON_DEVICE_SERVICE_TEST_H_
