@@ -44,12 +44,13 @@ int AskedSize(absl::string_view payload, int limit) {
   return size;
 }
 
-int RunMosquitto(int port, const std::string& filter, const std::string& zeros) {
+int RunMosquitto(int port, const std::string& id, const std::string& filter,
+                 const std::string& zeros) {
   mosquitto_lib_init();
   struct Context {
     const std::string* zeros;
   } context{&zeros};
-  mosquitto* m = mosquitto_new("raw-responder", true, &context);
+  mosquitto* m = mosquitto_new(id.c_str(), true, &context);
   mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);  // shared subscriptions
   mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);
   mosquitto_message_v5_callback_set(
@@ -89,14 +90,17 @@ int main(int argc, char** argv) {
   if (!group.empty()) filter = absl::StrCat("$share/", group, "/", filter);
 
   const std::string zeros(4 << 20, '\0');
+  // Its own client id, so that several responders can share a broker.
+  const std::string id = absl::StrCat("raw-", absl::GetFlag(FLAGS_client), "-",
+                                      absl::GetFlag(FLAGS_prefix));
   if (absl::GetFlag(FLAGS_client) == "mosquitto") {
-    return RunMosquitto(absl::GetFlag(FLAGS_broker_port), filter, zeros);
+    return RunMosquitto(absl::GetFlag(FLAGS_broker_port), id, filter, zeros);
   }
   // As fwotad's backend: room for many answers queued at once, and the answers published
   // from worker threads, not from Paho's receive thread (which then only reads).
   ::mqtt::create_options create(MQTTVERSION_DEFAULT, 65535);
   create.set_send_while_disconnected(false);
-  ::mqtt::async_client client(broker, "raw-responder", create);
+  ::mqtt::async_client client(broker, id, create);
   absl::Mutex mu;
   std::deque<::mqtt::const_message_ptr> queue;
   bool done = false;

@@ -12,6 +12,9 @@
 #
 #   bash bench/mqtt_vs_raw.sh [SECONDS_PER_CASE] [REPEATS]     (defaults 5 and 3; the
 #   figure of a case is the median of its repeats)
+# FWOTAD_FLAGS adds flags to fwotad's command line (e.g. "--mqtt_workers=4");
+# MQTT_CASES="100x65536,1x4096" (devices x chunk) runs only those cases and skips the
+# memory run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-5}
@@ -56,7 +59,8 @@ wait_port "$mport"
 
 hport=$(free_port)
 "$fwotad" --data_dir="$work/data" --http_port="$hport" --coap_port=0 \
-  --mqtt_broker="tcp://127.0.0.1:$mport" --notices_per_minute=0 2>"$work/fwotad.log" &
+  --mqtt_broker="tcp://127.0.0.1:$mport" --notices_per_minute=0 ${FWOTAD_FLAGS:-} \
+  2>"$work/fwotad.log" &
 fwotad_pid=$!
 pids+=($fwotad_pid)
 wait_port "$hport"
@@ -101,69 +105,81 @@ PY
 )
 
 cases=("1 65536" "1 4096" "100 65536" "100 4096")
-declare -A rate
-# Runs every case `repeats` times against whatever answers now; keeps the medians.
-measure() {
-  local who=$1
-  for c in "${cases[@]}"; do
-    set -- $c
-    local runs=()
-    for _ in $(seq "$repeats"); do
-      local out
-      out=$("$devices" --port="$mport" --devices="$1" --chunk="$2" --size=$((1 << 20)) \
-        --seconds="$secs" | tail -1)
-      runs+=("$(/usr/bin/python3 -c 'import json,sys; print(json.loads(sys.argv[1])["round_trips_per_s"])' "$out")")
-    done
-    rate[$who,$1,$2]=$(printf '%s\n' "${runs[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-    echo "  $who, $1 device(s), $2-byte chunks: ${runs[*]} round trips/s" >&2
-  done
-}
+if [ -n "${MQTT_CASES:-}" ]; then
+  cases=()
+  IFS=',' read -r -a wanted <<< "$MQTT_CASES"
+  for w in "${wanted[@]}"; do cases+=("${w%x*} ${w#*x}"); done
+fi
 
-echo "fwotad:" >&2
-measure fwotad
+# The raw responders run beside fwotad on their own topic prefixes, so that every repeat
+# measures the three back to back: a load that comes and goes on the machine then hits
+# each side of a ratio alike.
+for client in paho mosquitto; do
+  "$responder" --broker_port="$mport" --client="$client" --prefix="raw-$client" \
+    --share_group="raw-$client" >"$work/responder-$client.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do grep -q ready "$work/responder-$client.log" && break; sleep 0.05; done
+done
+
+declare -A rate runs
+one_run() {  # prefix devices chunk -> round trips/s
+  local out
+  out=$("$devices" --port="$mport" --prefix="$1" --devices="$2" --chunk="$3" \
+    --size=$((1 << 20)) --seconds="$secs" | tail -1)
+  /usr/bin/python3 -c 'import json,sys; print(json.loads(sys.argv[1])["round_trips_per_s"])' "$out"
+}
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+for c in "${cases[@]}"; do
+  set -- $c
+  ratios=()
+  for _ in $(seq "$repeats"); do
+    f=$(one_run fwota "$1" "$2")
+    r=$(one_run raw-paho "$1" "$2")
+    m=$(one_run raw-mosquitto "$1" "$2")
+    runs[fwotad,$1,$2]+=" $f"
+    runs[paho,$1,$2]+=" $r"
+    runs[mosquitto,$1,$2]+=" $m"
+    ratios+=("$(/usr/bin/python3 -c "print($f / $r)")")
+  done
+  for who in fwotad paho mosquitto; do
+    rate[$who,$1,$2]=$(median ${runs[$who,$1,$2]})
+    echo "  $who, $1 device(s), $2-byte chunks:${runs[$who,$1,$2]} round trips/s" >&2
+  done
+  rate[ratio,$1,$2]=$(median "${ratios[@]}")
+done
 
 # 1,000 devices download the whole package at once; fwotad's resident memory sampled
 # every 50 ms meanwhile.
-rss_log=$work/rss
-( peak=0
-  while kill -0 "$fwotad_pid" 2>/dev/null; do
-    r=$(awk '/^VmRSS/ {print $2}' "/proc/$fwotad_pid/status" 2>/dev/null || echo 0)
-    [ "${r:-0}" -gt "$peak" ] && peak=$r && echo "$peak" > "$rss_log"
-    sleep 0.05
-  done ) &
-sampler=$!
-rss_before=$(awk '/^VmRSS/ {print $2}' "/proc/$fwotad_pid/status")
-download=$("$devices" --port="$mport" --devices=1000 --chunk=65536 --size=$((1 << 20)) \
-  --mode=download --sha256="$sha" --timeout=120 | tail -1)
-sleep 0.2
-kill "$sampler" 2>/dev/null || true
-wait "$sampler" 2>/dev/null || true
-rss_peak=$(cat "$rss_log")
+if [ -z "${MQTT_CASES:-}" ]; then
+  rss_log=$work/rss
+  ( peak=0
+    while kill -0 "$fwotad_pid" 2>/dev/null; do
+      r=$(awk '/^VmRSS/ {print $2}' "/proc/$fwotad_pid/status" 2>/dev/null || echo 0)
+      [ "${r:-0}" -gt "$peak" ] && peak=$r && echo "$peak" > "$rss_log"
+      sleep 0.05
+    done ) &
+  sampler=$!
+  rss_before=$(awk '/^VmRSS/ {print $2}' "/proc/$fwotad_pid/status")
+  download=$("$devices" --port="$mport" --devices=1000 --chunk=65536 --size=$((1 << 20)) \
+    --mode=download --sha256="$sha" --timeout=120 | tail -1)
+  sleep 0.2
+  kill "$sampler" 2>/dev/null || true
+  wait "$sampler" 2>/dev/null || true
+  rss_peak=$(cat "$rss_log")
+fi
 kill "$fwotad_pid"
 wait "$fwotad_pid" 2>/dev/null || true
 
-for client in paho mosquitto; do
-  "$responder" --broker_port="$mport" --client="$client" >"$work/responder.log" 2>&1 &
-  rpid=$!
-  pids+=($rpid)
-  for _ in $(seq 100); do grep -q ready "$work/responder.log" && break; sleep 0.05; done
-  echo "raw responder ($client):" >&2
-  measure "raw-$client"
-  kill "$rpid"
-  wait "$rpid" 2>/dev/null || true
-done
-
 echo
-echo "MQTT chunk round trips/s through mosquitto $(/usr/sbin/mosquitto -h 2>/dev/null | awk 'NR==1 {print $3}'), QoS 1, one request in flight per device, median of $repeats x ${secs}s"
+echo "MQTT chunk round trips/s through mosquitto $(/usr/sbin/mosquitto -h 2>/dev/null | awk 'NR==1 {print $3}'), QoS 1, one request in flight per device, median of $repeats x ${secs}s (ratio: median of the back-to-back pairs)"
 printf '%-9s %-7s %10s %12s %7s %14s\n' devices chunk fwotad "raw (Paho)" ratio "raw (libmosq)"
 for c in "${cases[@]}"; do
   set -- $c
-  f=${rate[fwotad,$1,$2]}
-  r=${rate[raw-paho,$1,$2]}
-  m=${rate[raw-mosquitto,$1,$2]}
-  printf '%-9s %-7s %10.0f %12.0f %6.2fx %14.0f\n' "$1" "$2" "$f" "$r" \
-    "$(/usr/bin/python3 -c "print($f / $r)")" "$m"
+  printf '%-9s %-7s %10.0f %12.0f %6.2fx %14.0f\n' "$1" "$2" "${rate[fwotad,$1,$2]}" \
+    "${rate[paho,$1,$2]}" "${rate[ratio,$1,$2]}" "${rate[mosquitto,$1,$2]}"
 done
-echo
-echo "1,000 devices downloading 1 MiB at once in 64 KiB chunks: $download"
-echo "fwotad resident memory: $((rss_before / 1024)) MiB before, peak $((rss_peak / 1024)) MiB during"
+if [ -z "${MQTT_CASES:-}" ]; then
+  echo
+  echo "1,000 devices downloading 1 MiB at once in 64 KiB chunks: $download"
+  echo "fwotad resident memory: $((rss_before / 1024)) MiB before, peak $((rss_peak / 1024)) MiB during"
+fi
