@@ -12,26 +12,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-30}
-work=$(mktemp -d "${FWOTA_BENCH_DIR:-/tmp}/fwota-coap.XXXXXX")
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source bench/lib.sh
 
 for tool in coap-client-notls coap-server-notls; do
   command -v "$tool" >/dev/null || { echo "$tool is missing: run tools/scripts/install-deps.sh" >&2; exit 1; }
 done
-bazel build -c opt //tools/fwotad //tools/fwota >/dev/null 2>&1
-# The optimized outputs themselves (bazel-bin follows the last build's configuration).
-bin=$(bazel info -c opt bazel-bin 2>/dev/null)
+bench_setup coap //tools/fwotad //tools/fwota
 fwotad=$bin/tools/fwotad/fwotad
 fwota=$bin/tools/fwota/fwota
-free_udp_port() {
-  /usr/bin/python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 
 head -c $((1024 * 1024)) /dev/urandom > "$work/image.bin"
 "$fwota" --data_dir="$work/data" profile create --name=bench >/dev/null

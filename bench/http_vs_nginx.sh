@@ -11,23 +11,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
-work=$(mktemp -d "${FWOTA_BENCH_DIR:-/tmp}/fwota-http.XXXXXX")
+source bench/lib.sh
+bench_setup http //tools/fwotad //tools/fwota
 chmod 755 "$work"  # nginx workers run as an unprivileged user
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-bazel build -c opt //tools/fwotad //tools/fwota >/dev/null 2>&1
-# The optimized outputs themselves: the bazel-bin link follows the last build's
-# configuration, so a concurrent `bazel test` (fastbuild) would swap in unoptimized binaries.
-bin=$(bazel info -c opt bazel-bin 2>/dev/null)
 fwotad=$bin/tools/fwotad/fwotad
 fwota=$bin/tools/fwota/fwota
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # The package, through the CLI, before fwotad holds the data directory.
 head -c $((64 * 1024 * 1024)) /dev/urandom > "$work/image.bin"

@@ -19,31 +19,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-5}
 repeats=${2:-3}
-work=$(mktemp -d "${FWOTA_BENCH_DIR:-/tmp}/fwota-mqtt.XXXXXX")
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source bench/lib.sh
 ulimit -n 8192  # 1,000 device connections on each side of the broker
-
-bazel build -c opt //tools/fwotad //bench:mqtt_devices //bench:mqtt_raw_responder >/dev/null 2>&1
-# The optimized outputs themselves (the bazel-bin link follows the last build's mode).
-bin=$(bazel info -c opt bazel-bin 2>/dev/null)
+bench_setup mqtt //tools/fwotad //bench:mqtt_devices //bench:mqtt_raw_responder
 fwotad=$bin/tools/fwotad/fwotad
 devices=$bin/bench/mqtt_devices
 responder=$bin/bench/mqtt_raw_responder
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 200); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "nothing listens on port $1" >&2
-  return 1
-}
 
 mport=$(free_port)
 cat > "$work/mosquitto.conf" <<CONF
