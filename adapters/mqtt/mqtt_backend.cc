@@ -100,10 +100,17 @@ class PahoBackend final : public MqttBackend, private ::mqtt::iaction_listener {
         absl::MutexLock lock(&ack_mu_);
         ++epoch_;
         unacked_bytes_ = 0;
+        connected_ = true;
       }
       Subscribe();
     });
     client_.set_connection_lost_handler([this](const std::string& cause) {
+      {
+        // Nothing waits for acknowledgements that will not come: a publish now fails at
+        // once (logged) instead of holding up its caller (the update process's notices).
+        absl::MutexLock lock(&ack_mu_);
+        connected_ = false;
+      }
       Log("warn", absl::StrCat("MQTT connection lost (", cause, "); reconnecting"));
     });
     client_.set_message_callback([this](::mqtt::const_message_ptr message) { Enqueue(*message); });
@@ -140,8 +147,10 @@ class PahoBackend final : public MqttBackend, private ::mqtt::iaction_listener {
     return absl::OkStatus();
   }
 
+  // Never waits (the Notifier contract): a notice is small and goes out at once, counted
+  // among the bytes on their way.
   void Notify(const AttributeNotice& notice) override {
-    Publish(mapping_.NoticeMessage(notice));
+    Publish(mapping_.NoticeMessage(notice), /*wait_for_room=*/false);
   }
 
   int64_t handled() const override { return handled_.load(); }
@@ -201,21 +210,22 @@ class PahoBackend final : public MqttBackend, private ::mqtt::iaction_listener {
       if (!result.status.ok()) {
         Log("warn", absl::StrCat("MQTT ", in.topic, ": ", result.status.message()));
       }
-      for (MqttMessage& message : result.publish) Publish(std::move(message));
+      for (MqttMessage& message : result.publish) Publish(std::move(message), true);
     }
   }
 
-  // Publishes at QoS 1 once the bytes on their way leave room (see max_unacked_bytes);
-  // does not wait for this message's own acknowledgement.
-  void Publish(MqttMessage message) {
+  // Publishes at QoS 1, with `wait_for_room` once the bytes on their way leave room (see
+  // max_unacked_bytes); never waits for this message's own acknowledgement.
+  void Publish(MqttMessage message, bool wait_for_room) {
     const int64_t size = static_cast<int64_t>(message.payload.size());
     int64_t epoch;
     {
       absl::MutexLock lock(&ack_mu_);
       auto room = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(ack_mu_) {
-        return unacked_bytes_ == 0 || unacked_bytes_ + size <= options_.max_unacked_bytes;
+        return !connected_ || unacked_bytes_ == 0 ||
+               unacked_bytes_ + size <= options_.max_unacked_bytes;
       };
-      ack_mu_.AwaitWithTimeout(absl::Condition(&room), kMaxAckWait);
+      if (wait_for_room) ack_mu_.AwaitWithTimeout(absl::Condition(&room), kMaxAckWait);
       unacked_bytes_ += size;
       epoch = epoch_;
     }
@@ -261,6 +271,7 @@ class PahoBackend final : public MqttBackend, private ::mqtt::iaction_listener {
   absl::Mutex ack_mu_;
   int64_t unacked_bytes_ ABSL_GUARDED_BY(ack_mu_) = 0;
   int64_t epoch_ ABSL_GUARDED_BY(ack_mu_) = 0;
+  bool connected_ ABSL_GUARDED_BY(ack_mu_) = false;
 
   RecentMessages recent_{kRememberedMessages};
 };

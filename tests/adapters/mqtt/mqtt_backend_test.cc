@@ -93,6 +93,10 @@ class Mosquitto {
     }
   }
 
+  // SIGSTOP / SIGCONT: the broker keeps its connections but answers nothing.
+  void Pause() { kill(pid_, SIGSTOP); }
+  void Resume() { kill(pid_, SIGCONT); }
+
   std::string uri() const { return absl::StrCat("tcp://127.0.0.1:", port_); }
   std::string tls_uri() const { return absl::StrCat("ssl://127.0.0.1:", tls_port_); }
 
@@ -333,6 +337,34 @@ TEST_F(MqttBackendTest, BrokerRestartMidTransferIsSurvived) {
     ++n;
   }
   EXPECT_TRUE(got == data_) << got.size() << " bytes, expected " << data_.size();
+}
+
+// Notices come from the update process's thread and never wait: not for room among the
+// unacknowledged bytes (a broker that has stopped answering), not while the broker is
+// gone (they fail at once, logged).
+TEST_F(MqttBackendTest, NoticesNeverWait) {
+  fanout_.Remove(backend_.get());
+  backend_.reset();
+  MqttBackendOptions options = BackendOptions("fwotad-1");
+  options.max_unacked_bytes = 16;  // one notice fills it
+  ASSERT_OK_AND_ASSIGN(backend_, MqttBackend::Start(*mapping_, options));
+  AttributeNotice notice;
+  notice.access_token = "TOK";
+  notice.type = ::fwota::v1::FIRMWARE;
+  notice.deleted = {"fw_title", "fw_version"};
+  broker_.Pause();
+  absl::Time start = absl::Now();
+  for (int i = 0; i < 5; ++i) backend_->Notify(notice);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+  broker_.Resume();
+  // Delivered once the broker answers again.
+  EXPECT_TRUE(device_client_->Await("fwota/TOK/v1/devices/me/attributes", absl::Seconds(10))
+                  .has_value());
+  broker_.Stop();
+  absl::SleepFor(absl::Milliseconds(300));  // the backend has seen the connection go
+  start = absl::Now();
+  for (int i = 0; i < 20; ++i) backend_->Notify(notice);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
 }
 
 // fwotad goes away (a restart): a persistent session keeps the subscriptions, the
