@@ -92,10 +92,12 @@ class Fwotad:
     """A running fwotad on a free HTTP port (and a free CoAP port unless coap=False); its
     log goes to <data_dir>.log, appended across restarts."""
 
-    def __init__(self, binary, data_dir, extra=(), coap=True, mqtt_port=None):
+    def __init__(self, binary, data_dir, extra=(), coap=True, mqtt_port=None, side=None):
+        """`side`: where the port file and the log go (default: beside the data directory)."""
         self.data_dir = data_dir
-        self.port_file = data_dir + ".port"
-        self.log_path = data_dir + ".log"
+        side = side or data_dir
+        self.port_file = side + ".port"
+        self.log_path = side + ".log"
         if os.path.exists(self.port_file):
             os.unlink(self.port_file)
         self.coap_port = free_port(socket.SOCK_DGRAM) if coap else 0
@@ -107,14 +109,16 @@ class Fwotad:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=log)
         deadline = time.time() + 60
-        while not os.path.exists(self.port_file) or not open(self.port_file).read().strip():
+        while not os.path.exists(self.port_file) or os.path.getsize(self.port_file) == 0:
             if self.proc.poll() is not None:
                 raise TestFailure("fwotad exited with %s:\n%s" % (self.proc.returncode, self.log_tail()))
             if time.time() > deadline:
                 raise TestFailure("fwotad did not start:\n" + self.log_tail())
             time.sleep(0.02)
-        self.port = int(open(self.port_file).read())
-        self.key = open(os.path.join(data_dir, "admin-api-key")).read().strip()
+        with open(self.port_file) as f:
+            self.port = int(f.read())
+        with open(os.path.join(data_dir, "admin-api-key")) as f:
+            self.key = f.read().strip()
         if mqtt_port is not None:
             wait_for(lambda: "MQTT connected" in self.log(), "fwotad's MQTT connection")
 
