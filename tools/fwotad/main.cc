@@ -208,42 +208,6 @@ int Run() {
     return 1;
   }
 
-  // ---- The update process: paced notices and the stall detector. ----
-  const ::fwota::v1::UpdatesConfig& updates = config->updates();
-  UpdateWorkerOptions worker_options;
-  worker_options.notices_per_minute = updates.notices_per_minute();
-  worker_options.notice_burst = updates.notice_burst();
-  worker_options.sweep_interval_millis = updates.stall_sweep_interval_ms();
-  worker_options.stall = *ParseStallTimeouts(updates.stall_timeouts());  // validated above
-  worker_options.stall.renotify = updates.stall_renotify();
-  // One log line per 10 s of sending (a paced rollout sends a notice every few hundred
-  // ms), and one when the queue runs empty. Called from the worker's one thread.
-  worker_options.on_drain = [total = DrainResult(), last = absl::InfinitePast()](
-                                const DrainResult& r) mutable {
-    total.sent += r.sent;
-    total.deletions += r.deletions;
-    total.skipped += r.skipped;
-    if (r.remaining > 0 && absl::Now() - last < absl::Seconds(10)) return;
-    Log("info", "notices sent",
-        {{"sent", absl::StrCat(total.sent)}, {"deletions", absl::StrCat(total.deletions)},
-         {"skipped", absl::StrCat(total.skipped)}, {"queued", absl::StrCat(r.remaining)}});
-    total = DrainResult();
-    last = absl::Now();
-  };
-  worker_options.on_sweep = [](const StallSweepResult& r) {
-    Log("warn", "stalled devices",
-        {{"notified_again", absl::StrCat(r.renotified)}, {"failed", absl::StrCat(r.failed)}});
-  };
-  worker_options.on_error = [](const absl::Status& s) {
-    Log("error", "update process", {{"error", std::string(s.message())}});
-  };
-  absl::StatusOr<std::unique_ptr<UpdateWorker>> worker =
-      UpdateWorker::Start(service, worker_options);
-  if (!worker.ok()) {
-    Log("error", "cannot start the update process", {{"error", std::string(worker.status().message())}});
-    return 1;
-  }
-
   // ---- Adapters: wired here, and only here. ----
   std::unique_ptr<mqtt::MqttMapping> mqtt_mapping;
   std::unique_ptr<mqtt::MqttBackend> mqtt_backend;
@@ -313,6 +277,45 @@ int Run() {
     Log("info", "CoAP listening",
         {{"address", c.address()}, {"udp_port", absl::StrCat(coap_backend->udp_port())},
          {"dtls_port", absl::StrCat(coap_backend->dtls_port())}});
+  }
+
+  // ---- The update process: paced notices and the stall detector. ----
+  // Started once every device adapter is on the notifier: notices still queued from
+  // before a restart go out at once, and one sent before MQTT or CoAP listened would be
+  // recorded as INITIATED but reach no device.
+  const ::fwota::v1::UpdatesConfig& updates = config->updates();
+  UpdateWorkerOptions worker_options;
+  worker_options.notices_per_minute = updates.notices_per_minute();
+  worker_options.notice_burst = updates.notice_burst();
+  worker_options.sweep_interval_millis = updates.stall_sweep_interval_ms();
+  worker_options.stall = *ParseStallTimeouts(updates.stall_timeouts());  // validated above
+  worker_options.stall.renotify = updates.stall_renotify();
+  // One log line per 10 s of sending (a paced rollout sends a notice every few hundred
+  // ms), and one when the queue runs empty. Called from the worker's one thread.
+  worker_options.on_drain = [total = DrainResult(), last = absl::InfinitePast()](
+                                const DrainResult& r) mutable {
+    total.sent += r.sent;
+    total.deletions += r.deletions;
+    total.skipped += r.skipped;
+    if (r.remaining > 0 && absl::Now() - last < absl::Seconds(10)) return;
+    Log("info", "notices sent",
+        {{"sent", absl::StrCat(total.sent)}, {"deletions", absl::StrCat(total.deletions)},
+         {"skipped", absl::StrCat(total.skipped)}, {"queued", absl::StrCat(r.remaining)}});
+    total = DrainResult();
+    last = absl::Now();
+  };
+  worker_options.on_sweep = [](const StallSweepResult& r) {
+    Log("warn", "stalled devices",
+        {{"notified_again", absl::StrCat(r.renotified)}, {"failed", absl::StrCat(r.failed)}});
+  };
+  worker_options.on_error = [](const absl::Status& s) {
+    Log("error", "update process", {{"error", std::string(s.message())}});
+  };
+  absl::StatusOr<std::unique_ptr<UpdateWorker>> worker =
+      UpdateWorker::Start(service, worker_options);
+  if (!worker.ok()) {
+    Log("error", "cannot start the update process", {{"error", std::string(worker.status().message())}});
+    return 1;
   }
 
   http::OtaHttpApiOptions api_options;
