@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -20,6 +21,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "fwota/blob_store.h"
 #include "fwota/checksum.h"
 #include "fwota/status_macros.h"
@@ -89,12 +91,15 @@ class FileBlobReader : public BlobReader {
 
   // Checks every block of the range once per reader (the bitmap remembers the good
   // ones; a damaged block is never marked, so it fails every time), then lends out the
-  // descriptor. Thread-safe: two threads may verify the same block, which is harmless.
+  // descriptor. A blob file never changes once committed: when its status change time
+  // or size moved since the blocks were checked, someone wrote to it, and every block is
+  // checked again. Thread-safe: two threads may verify the same block, which is harmless.
   absl::StatusOr<int> PrepareSendFile(int64_t offset, int64_t length) override {
     if (offset < 0 || length < 0) {
       return absl::InvalidArgumentError("negative blob offset or length");
     }
     if (offset >= size_ || length == 0) return fd_.get();  // nothing to check
+    FWOTA_RETURN_IF_ERROR(ForgetChecksIfChanged());
     const int64_t end = offset + std::min(length, size_ - offset);
     std::unique_ptr<char[]> scratch;
     for (int64_t block = offset / block_size_; block * block_size_ < end; ++block) {
@@ -149,6 +154,24 @@ class FileBlobReader : public BlobReader {
   }
 
  private:
+  // Clears the bitmap when the file's ctime or size is not what it was at the last look.
+  absl::Status ForgetChecksIfChanged() {
+    struct stat st;
+    if (::fstat(fd_.get(), &st) != 0) {
+      return absl::InternalError(absl::StrCat("cannot stat blob ", path_, ": ", strerror(errno)));
+    }
+    const int64_t stamp = static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 +
+                          st.st_ctim.tv_nsec;
+    absl::MutexLock lock(&stamp_mu_);
+    if (stamp == ctime_ns_ && st.st_size == file_size_) return absl::OkStatus();
+    if (ctime_ns_ != -1) {
+      for (auto& word : verified_) word.store(0, std::memory_order_release);
+    }
+    ctime_ns_ = stamp;
+    file_size_ = st.st_size;
+    return absl::OkStatus();
+  }
+
   // Reads block `block` into `scratch` (block_size_ bytes) and checks its CRC32.
   absl::Status CheckBlock(int64_t block, char* scratch) const {
     const int64_t block_start = block * block_size_;
@@ -173,6 +196,11 @@ class FileBlobReader : public BlobReader {
   const std::vector<uint32_t> crcs_;
   // Bit b of word w: block 64 * w + b passed its check in PrepareSendFile.
   std::vector<std::atomic<uint64_t>> verified_;
+  // The file's status change time (ns) and size when verified_ was last trusted; -1:
+  // not looked at yet.
+  absl::Mutex stamp_mu_;
+  int64_t ctime_ns_ ABSL_GUARDED_BY(stamp_mu_) = -1;
+  int64_t file_size_ ABSL_GUARDED_BY(stamp_mu_) = -1;
 };
 
 class FileBlobWriter : public BlobWriter {
