@@ -52,6 +52,8 @@ struct HttpResponse {
   // blob.reader is not null).
   std::string body;
   BlobBody blob;
+  // Why the server failed (a 5xx), for its access log; not sent.
+  std::string log_error;
 
   void SetHeader(std::string name, std::string value);
   const std::string* Header(absl::string_view name) const;  // case-insensitive

@@ -389,7 +389,7 @@ class DiskFullTest(FaultTestBase):
         status, out = rest.request("POST", "/api/otaPackage/%s?checksumAlgorithm=SHA256" % big_id, big,
                                    {"Content-Type": "application/octet-stream", "x-filename": "big.bin"})
         body = json.loads(out)
-        self.assertEqual(status, 413, out)
+        self.assertEqual(status, 503, out)
         self.assertIn("No space left on device", body["message"])
         info = rest.json("GET", "/api/otaPackage/info/" + big_id)
         self.assertFalse(info["hasData"], info)
@@ -401,20 +401,21 @@ class DiskFullTest(FaultTestBase):
         # A second big upload fails the same way; after deleting something, uploads fit.
         status, _ = rest.request("POST", "/api/otaPackage/%s?checksumAlgorithm=SHA256" % big_id, big,
                                  {"Content-Type": "application/octet-stream"})
-        self.assertEqual(status, 413)
+        self.assertEqual(status, 503)
         filler = rest.package(profile, "fw", "filler", self.rng.randbytes(14 * 1024 * 1024))
         status, out = rest.request("POST", "/api/otaPackage/%s?checksumAlgorithm=SHA256" % big_id,
                                    self.rng.randbytes(12 * 1024 * 1024),
                                    {"Content-Type": "application/octet-stream"})
-        self.assertEqual(status, 413, out)
+        self.assertEqual(status, 503, out)
         rest.json("DELETE", "/api/otaPackage/" + filler)
         medium = self.rng.randbytes(12 * 1024 * 1024)
         rest.upload(big_id, medium)
         lib.check_storage(rest, data_dir, {first: small, big_id: medium})
-        # What the log says of it: only the access line (status=413, level info); the
-        # reason is in the answer alone (see docs/reliability.md).
-        self.assertIn("status=413", self.server.log())
-        print("disk full on %s: 413 %r; served on; an upload after a delete worked"
+        # The log says why, as a server failure.
+        line = [l for l in self.server.log().splitlines() if "status=503" in l][0]
+        self.assertIn("level=warn", line)
+        self.assertIn("No space left on device", line)
+        print("disk full on %s: 503 %r; served on; an upload after a delete worked"
               % (kind, body["message"]), flush=True)
         self.server.stop()
 

@@ -297,6 +297,7 @@ class Connection {
       keep_alive = false;
     }
     entry.request_bytes = body.bytes_read();
+    if (entry.error.empty()) entry.error = response.log_error;
     if (!body.status().ok()) entry.error = std::string(body.status().message());
     // A body left unread (or broken) leaves the stream at no request boundary.
     const bool body_done = body.status().ok() && parser.is_done();

@@ -27,6 +27,7 @@ HttpResponse ErrorResponse(const absl::Status& status) {
   response.status = adapters::HttpStatusFor(status.code());
   response.SetHeader("Content-Type", std::string(kJsonContentType));
   response.body = adapters::ErrorJson(status, NowMillis());
+  if (response.status >= 500) response.log_error = std::string(status.message());
   return response;
 }
 

@@ -40,7 +40,9 @@ absl::Status ErrnoStatus(absl::string_view what, absl::string_view path, int err
   switch (err) {
     case ENOSPC:
     case EDQUOT:
-      return absl::ResourceExhaustedError(message);
+      // The server's trouble, not the request's size: kUnavailable (HTTP 503, logged as
+      // a server failure), so a client may try again once space is freed.
+      return absl::UnavailableError(message);
     case ENOENT:
       return absl::NotFoundError(message);
     case EACCES:

@@ -34,7 +34,8 @@ class UniqueFd {
 };
 
 // A status for the failed system call `what` on `path`, from errno: ENOSPC and EDQUOT
-// become kResourceExhausted, ENOENT kNotFound, EACCES kPermissionDenied, others kInternal.
+// (a full disk) become kUnavailable, ENOENT kNotFound, EACCES kPermissionDenied, others
+// kInternal.
 absl::Status ErrnoStatus(absl::string_view what, absl::string_view path, int err);
 
 absl::StatusOr<UniqueFd> OpenFile(const std::string& path, int flags, int mode = 0644);
