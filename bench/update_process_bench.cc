@@ -183,6 +183,9 @@ void Check(bool ok, const std::string& what) {
   X(absl::StatusOr<std::vector<Notice>>, ListNotices, (int a, bool b), (a, b))                 \
   X(absl::Status, DeleteNotice, (int64_t a), (a))                                              \
   X(absl::StatusOr<int64_t>, CountNotices, (), ())                                             \
+  X(absl::Status, AppendReport, (const LoggedReport& a), (a))                                  \
+  X(absl::StatusOr<std::vector<LoggedReport>>, ListReports, (int a), (a))                      \
+  X(absl::Status, DeleteReportsThrough, (int64_t a), (a))                                      \
   X(absl::Status, AppendAudit, (const AuditEvent& a), (a))                                     \
   X(absl::StatusOr<Page<AuditEvent>>, ListAudit, (absl::string_view a, const PageQuery& b),    \
     (a, b))
