@@ -818,9 +818,8 @@ class OtaServiceImpl : public OtaService {
 
   // The report writer: one thread that logs whatever reports queued up while it wrote
   // the previous group, in one transaction (a group commit), and applies the log once
-  // kApplyThreshold reports have been logged since it last did.
+  // it holds about kApplyThreshold reports.
   void WriteReportsLoop() {
-    int64_t logged = 0;
     while (true) {
       std::deque<PendingReport*> batch;
       int64_t group = 0;
@@ -840,12 +839,12 @@ class OtaServiceImpl : public OtaService {
         acked_group_ = group;
       }
       acked_[group % 2].notify_all();
-      logged += static_cast<int64_t>(batch.size());
-      if (logged >= kApplyThreshold) {
+      const int64_t logged = std::count_if(batch.begin(), batch.end(),
+                                           [](const PendingReport* p) { return p->result.ok(); });
+      if (unapplied_reports_.fetch_add(logged) + logged >= kApplyThreshold) {
         // A failure leaves the log as it was (the transaction rolls back); the next
         // transaction of the service applies it.
         ApplyReports().IgnoreError();
-        logged = 0;
       }
     }
   }
@@ -1219,10 +1218,13 @@ class OtaServiceImpl : public OtaService {
   // references, the audit of a failure) use the store directly: a fleet's polling then
   // does not cut the log into small batches.
   absl::Status Transact(absl::FunctionRef<absl::Status(MetadataTransaction&)> body) {
-    return metadata_.RunInTransaction([&](MetadataTransaction& tx) {
-      FWOTA_RETURN_IF_ERROR(ApplyReportLog(tx));
+    bool applied = false;
+    absl::Status status = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      FWOTA_ASSIGN_OR_RETURN(applied, ApplyReportLog(tx));
       return body(tx);
     });
+    if (status.ok() && applied) unapplied_reports_.store(0);
+    return status;
   }
 
   // Applies the report log in a transaction of its own.
@@ -1236,10 +1238,11 @@ class OtaServiceImpl : public OtaService {
   // then walk the status table, its key index and the history's per-device index in key
   // order, each page written once per batch rather than once per report, and a device
   // that reported several times has its status written once.
-  absl::Status ApplyReportLog(MetadataTransaction& tx) {
-    while (true) {
+  // Returns whether there was anything to apply.
+  absl::StatusOr<bool> ApplyReportLog(MetadataTransaction& tx) {
+    for (bool applied = false;; applied = true) {
       FWOTA_ASSIGN_OR_RETURN(std::vector<LoggedReport> log, tx.ListReports(kApplyBatch));
-      if (log.empty()) return absl::OkStatus();
+      if (log.empty()) return applied;
       const int64_t last_seq = log.back().seq;
       std::stable_sort(log.begin(), log.end(), [](const LoggedReport& a, const LoggedReport& b) {
         return std::tie(a.device_id, a.type) < std::tie(b.device_id, b.type);
@@ -1255,7 +1258,7 @@ class OtaServiceImpl : public OtaService {
         begin = end;
       }
       FWOTA_RETURN_IF_ERROR(tx.DeleteReportsThrough(last_seq));
-      if (static_cast<int>(log.size()) < kApplyBatch) return absl::OkStatus();
+      if (static_cast<int>(log.size()) < kApplyBatch) return true;
     }
   }
 
@@ -1733,9 +1736,9 @@ class OtaServiceImpl : public OtaService {
   static constexpr int64_t kReaderTtlMillis = 10000;
   // Notices (and silent statuses) handled per transaction.
   static constexpr int64_t kDrainBatch = 512;
-  // Reports the writer logs before it applies the log (every other transaction of the
+  // Reports in the log when the writer applies it (every other transaction of the
   // service applies it too). The larger, the fewer page writes per report; the writer
-  // logs nothing while it applies, so reporters then wait that long.
+  // logs nothing while it applies, so the reporters waiting then wait that long.
   static constexpr int kApplyThreshold = 65536;
   // Log entries applied at a time.
   static constexpr int kApplyBatch = 65536;
@@ -1749,6 +1752,10 @@ class OtaServiceImpl : public OtaService {
   std::mutex acks_mu_;
   std::condition_variable acked_[2];
   int64_t acked_group_ = 0;  // guarded by acks_mu_
+  // About how many reports wait in the log: the writer adds what it logs, a transaction
+  // that applied the log resets it (a report logged meanwhile may go uncounted: this only
+  // decides when the writer applies the log, never whether a read does).
+  std::atomic<int64_t> unapplied_reports_{0};
   std::thread report_writer_;  // started with the first report
   absl::Mutex activity_mu_;
   absl::flat_hash_map<std::pair<std::string, int>, int64_t> activity_
