@@ -1237,8 +1237,8 @@ class OtaServiceImpl : public OtaService {
   // sorted by device and type, each device's reports kept in arrival order: the writes
   // then walk the status table, its key index and the history's per-device index in key
   // order, each page written once per batch rather than once per report, and a device
-  // that reported several times has its status written once.
-  // Returns whether there was anything to apply.
+  // that reported several times has its status written once. Returns whether there was
+  // anything to apply.
   absl::StatusOr<bool> ApplyReportLog(MetadataTransaction& tx) {
     for (bool applied = false;; applied = true) {
       FWOTA_ASSIGN_OR_RETURN(std::vector<LoggedReport> log, tx.ListReports(kApplyBatch));
@@ -1269,11 +1269,8 @@ class OtaServiceImpl : public OtaService {
     const LoggedReport& first = reports.front();
     absl::StatusOr<UpdateStatus> found = tx.GetUpdateStatus(first.device_id, first.type);
     if (!found.ok() && !absl::IsNotFound(found.status())) return found.status();
-    std::optional<Device> device;
-    UpdateStatus status;
-    if (found.ok()) {
-      status = *std::move(found);
-    }
+    UpdateStatus status = found.ok() ? *std::move(found) : UpdateStatus();
+    std::optional<Device> device;  // needed only without a status or a target
     if (!found.ok() || status.target_package_id().empty()) {
       absl::StatusOr<Device> d = tx.GetDevice(first.device_id);
       if (absl::IsNotFound(d.status())) return absl::OkStatus();
