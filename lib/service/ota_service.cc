@@ -834,13 +834,14 @@ class OtaServiceImpl : public OtaService {
         group = next_report_group_++;
       }
       LogReports(batch);
+      // Counted before the acknowledgement, after which the callers' reports are gone.
+      const int64_t logged = std::count_if(batch.begin(), batch.end(),
+                                           [](const PendingReport* p) { return p->result.ok(); });
       {
         std::lock_guard<std::mutex> lock(acks_mu_);
         acked_group_ = group;
       }
       acked_[group % 2].notify_all();
-      const int64_t logged = std::count_if(batch.begin(), batch.end(),
-                                           [](const PendingReport* p) { return p->result.ok(); });
       if (unapplied_reports_.fetch_add(logged) + logged >= kApplyThreshold) {
         // A failure leaves the log as it was (the transaction rolls back); the next
         // transaction of the service applies it.
