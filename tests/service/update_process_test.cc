@@ -131,7 +131,9 @@ class UpdateProcessTest : public ::testing::TestWithParam<StoreKind> {
     info.device_profile_id = profile_id;
     UploadRequest upload;
     upload.file_name = "image.bin";
-    auto source = NewStringSource(absl::StrCat("image of ", title, " ", version));
+    // The source reads the string in place: it must outlive the upload.
+    const std::string image = absl::StrCat("image of ", title, " ", version);
+    auto source = NewStringSource(image);
     absl::StatusOr<OtaPackage> p = service_->CreatePackageWithData(a_, info, upload, *source);
     EXPECT_TRUE(p.ok()) << p.status();
     return p.value_or(OtaPackage());
