@@ -9,17 +9,21 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <iterator>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
 #include "fwota/json_writer.h"
 #include "fwota/status_macros.h"
 #include "lib/assignment/assignment_rules.h"
@@ -143,6 +147,8 @@ class OtaServiceImpl : public OtaService {
         clock_(*options_.clock) {}
 
   absl::Status Recover() {
+    // Reports acknowledged before the last stop (or crash) may wait in the report log.
+    FWOTA_RETURN_IF_ERROR(ApplyReports());
     absl::MutexLock lock(&blob_mu_);
     FWOTA_RETURN_IF_ERROR(blobs_.RemoveIncompleteWrites());
     std::vector<std::string> referenced;
@@ -181,7 +187,7 @@ class OtaServiceImpl : public OtaService {
 
   absl::StatusOr<Tenant> FindTenant(absl::string_view id_or_name) override {
     absl::StatusOr<Tenant> out = NotFound();
-    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+    FWOTA_RETURN_IF_ERROR(Transact([&](MetadataTransaction& tx) {
       out = tx.GetTenant(id_or_name);
       if (absl::IsNotFound(out.status())) out = tx.FindTenantByName(id_or_name);
       if (absl::IsNotFound(out.status())) out = NotFound();
@@ -192,7 +198,7 @@ class OtaServiceImpl : public OtaService {
 
   absl::StatusOr<std::vector<Tenant>> ListTenants() override {
     std::vector<Tenant> out;
-    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+    FWOTA_RETURN_IF_ERROR(Transact([&](MetadataTransaction& tx) {
       FWOTA_ASSIGN_OR_RETURN(out, tx.ListTenants());
       return absl::OkStatus();
     }));
@@ -227,7 +233,7 @@ class OtaServiceImpl : public OtaService {
   absl::StatusOr<DeviceProfile> FindProfile(const TenantContext& ctx,
                                             absl::string_view id_or_name) override {
     absl::StatusOr<DeviceProfile> out = NotFound();
-    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+    FWOTA_RETURN_IF_ERROR(Transact([&](MetadataTransaction& tx) {
       out = FindProfileIn(tx, ctx, id_or_name);
       return absl::OkStatus();
     }));
@@ -236,7 +242,7 @@ class OtaServiceImpl : public OtaService {
 
   absl::StatusOr<std::vector<DeviceProfile>> ListProfiles(const TenantContext& ctx) override {
     std::vector<DeviceProfile> out;
-    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+    FWOTA_RETURN_IF_ERROR(Transact([&](MetadataTransaction& tx) {
       FWOTA_ASSIGN_OR_RETURN(out, tx.ListProfiles(ctx.tenant_id));
       return absl::OkStatus();
     }));
@@ -316,7 +322,7 @@ class OtaServiceImpl : public OtaService {
   absl::StatusOr<Device> FindDevice(const TenantContext& ctx,
                                     absl::string_view id_or_name) override {
     absl::StatusOr<Device> out = NotFound();
-    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+    FWOTA_RETURN_IF_ERROR(Transact([&](MetadataTransaction& tx) {
       out = FindDeviceIn(tx, ctx, id_or_name);
       return absl::OkStatus();
     }));
@@ -325,7 +331,7 @@ class OtaServiceImpl : public OtaService {
 
   absl::StatusOr<std::vector<Device>> ListDevices(const TenantContext& ctx) override {
     std::vector<Device> out;
-    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+    FWOTA_RETURN_IF_ERROR(Transact([&](MetadataTransaction& tx) {
       FWOTA_ASSIGN_OR_RETURN(out, tx.ListDevices(ctx.tenant_id, ""));
       return absl::OkStatus();
     }));
@@ -455,7 +461,7 @@ class OtaServiceImpl : public OtaService {
 
   absl::StatusOr<OtaPackage> GetPackage(const TenantContext& ctx, absl::string_view id) override {
     absl::StatusOr<OtaPackage> out = NotFound();
-    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+    FWOTA_RETURN_IF_ERROR(Transact([&](MetadataTransaction& tx) {
       out = OwnedBy(tx.GetPackage(id), ctx.tenant_id);
       return absl::OkStatus();
     }));
@@ -466,7 +472,7 @@ class OtaServiceImpl : public OtaService {
                                                 const PageQuery& query) override {
     FWOTA_RETURN_IF_ERROR(CheckPageQuery(query));
     Page<OtaPackage> out;
-    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+    FWOTA_RETURN_IF_ERROR(Transact([&](MetadataTransaction& tx) {
       FWOTA_ASSIGN_OR_RETURN(out, tx.ListPackages(ctx.tenant_id, query));
       return absl::OkStatus();
     }));
@@ -480,7 +486,7 @@ class OtaServiceImpl : public OtaService {
       return absl::InvalidArgumentError("Type should be specified!");
     }
     std::vector<OtaPackage> out;
-    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+    FWOTA_RETURN_IF_ERROR(Transact([&](MetadataTransaction& tx) {
       FWOTA_ASSIGN_OR_RETURN(DeviceProfile profile,
                              OwnedBy(tx.GetProfile(profile_id), ctx.tenant_id));
       FWOTA_ASSIGN_OR_RETURN(out, tx.ListProfilePackages(ctx.tenant_id, profile.id(), type));
@@ -640,7 +646,7 @@ class OtaServiceImpl : public OtaService {
                                       OtaPackageType type) override {
     FWOTA_RETURN_IF_ERROR(CheckType(type));
     Explanation out;
-    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+    FWOTA_RETURN_IF_ERROR(Transact([&](MetadataTransaction& tx) {
       FWOTA_ASSIGN_OR_RETURN(Device device, OwnedBy(tx.GetDevice(device_id), ctx.tenant_id));
       FWOTA_ASSIGN_OR_RETURN(out, internal::ExplainEffectivePackage(tx, device, type));
       return absl::OkStatus();
@@ -690,7 +696,7 @@ class OtaServiceImpl : public OtaService {
 
   absl::StatusOr<std::vector<ApiKey>> ListApiKeys(const TenantContext& ctx) override {
     std::vector<ApiKey> out;
-    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+    FWOTA_RETURN_IF_ERROR(Transact([&](MetadataTransaction& tx) {
       FWOTA_ASSIGN_OR_RETURN(out, tx.ListApiKeys(ctx.tenant_id));
       return absl::OkStatus();
     }));
@@ -770,10 +776,15 @@ class OtaServiceImpl : public OtaService {
     return wanted;
   }
 
-  // Reports are group-committed: a caller that finds no write in progress writes every
-  // report queued so far in one transaction (one fsync), while the callers that arrive
-  // meanwhile wait and are written by the next one. Each caller returns once its own
-  // report is durable.
+  // Reports are written ahead: the writer thread appends every report queued so far to
+  // the store's report log in one transaction (one fsync, a group commit) and then wakes
+  // their callers, so each caller returns once its report is durable: a log entry is one
+  // small row at the end of one table. The log is applied to statuses and history later
+  // (ApplyReportLog): by the writer after kApplyThreshold reports, and at the start of
+  // every other transaction of the service (Transact), so whatever reads or changes the
+  // update process sees every acknowledged report. Applied tens of thousands at a time,
+  // sorted by device, the reports write each page of the status table and of the
+  // history's per-device index about once per batch instead of once per report.
   absl::Status RecordDeviceReport(absl::string_view access_token,
                                   const DeviceReport& report) override {
     FWOTA_RETURN_IF_ERROR(CheckType(report.type));
@@ -781,12 +792,19 @@ class OtaServiceImpl : public OtaService {
     // A state name that is none of ThingsBoard's is refused before anything is written.
     if (!report.state.empty()) FWOTA_RETURN_IF_ERROR(ParseUpdateState(report.state).status());
     PendingReport mine{access_token, &report, clock_.NowMillis()};
-    absl::MutexLock lock(&reports_mu_);
-    if (!report_writer_.joinable()) report_writer_ = std::thread([this] { WriteReportsLoop(); });
-    pending_reports_.push_back(&mine);
-    // absl::Mutex evaluates the conditions on unlock and wakes only those that hold: each
-    // reporter wakes once, when its report is written.
-    reports_mu_.Await(absl::Condition(&mine.done));
+    int64_t group = 0;
+    {
+      absl::MutexLock lock(&reports_mu_);
+      if (!report_writer_.joinable()) report_writer_ = std::thread([this] { WriteReportsLoop(); });
+      pending_reports_.push_back(&mine);
+      group = next_report_group_;
+    }
+    // The writer wakes a whole group with one broadcast (one system call, where waking
+    // each reporter on its own condition costs the writer one per report), on the
+    // condition variable of the group's parity: the reporters already queued for the
+    // next group sleep on.
+    std::unique_lock<std::mutex> lock(acks_mu_);
+    acked_[group % 2].wait(lock, [&] { return acked_group_ >= group; });
     return mine.result;
   }
 
@@ -798,11 +816,13 @@ class OtaServiceImpl : public OtaService {
     if (report_writer_.joinable()) report_writer_.join();
   }
 
-  // The report writer: one thread that writes whatever reports queued up while it wrote
-  // the previous group, in one transaction (a group commit).
+  // The report writer: one thread that logs whatever reports queued up while it wrote
+  // the previous group, in one transaction (a group commit), and applies the log once
+  // it holds about kApplyThreshold reports.
   void WriteReportsLoop() {
     while (true) {
       std::deque<PendingReport*> batch;
+      int64_t group = 0;
       {
         absl::MutexLock lock(&reports_mu_);
         auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(reports_mu_) {
@@ -811,10 +831,22 @@ class OtaServiceImpl : public OtaService {
         reports_mu_.Await(absl::Condition(&ready));
         if (pending_reports_.empty()) return;  // stopping, and nothing left to write
         batch.swap(pending_reports_);
+        group = next_report_group_++;
       }
-      WriteReports(batch);
-      absl::MutexLock lock(&reports_mu_);
-      for (PendingReport* p : batch) p->done = true;
+      LogReports(batch);
+      // Counted before the acknowledgement, after which the callers' reports are gone.
+      const int64_t logged = std::count_if(batch.begin(), batch.end(),
+                                           [](const PendingReport* p) { return p->result.ok(); });
+      {
+        std::lock_guard<std::mutex> lock(acks_mu_);
+        acked_group_ = group;
+      }
+      acked_[group % 2].notify_all();
+      if (unapplied_reports_.fetch_add(logged) + logged >= kApplyThreshold) {
+        // A failure leaves the log as it was (the transaction rolls back); the next
+        // transaction of the service applies it.
+        ApplyReports().IgnoreError();
+      }
     }
   }
 
@@ -831,7 +863,7 @@ class OtaServiceImpl : public OtaService {
         if (budget <= 0) break;
         std::vector<AttributeNotice> pushes;
         int64_t listed = 0;
-        FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+        FWOTA_RETURN_IF_ERROR(Transact([&](MetadataTransaction& tx) {
           pushes.clear();
           FWOTA_ASSIGN_OR_RETURN(std::vector<Notice> notices,
                                  tx.ListNotices(static_cast<int>(budget), deletions));
@@ -861,7 +893,7 @@ class OtaServiceImpl : public OtaService {
 
   absl::StatusOr<int64_t> CountQueuedNotices() override {
     int64_t count = 0;
-    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+    FWOTA_RETURN_IF_ERROR(Transact([&](MetadataTransaction& tx) {
       FWOTA_ASSIGN_OR_RETURN(count, tx.CountNotices());
       return absl::OkStatus();
     }));
@@ -876,7 +908,7 @@ class OtaServiceImpl : public OtaService {
       activity.swap(activity_);
     }
     if (!activity.empty()) {
-      FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      FWOTA_RETURN_IF_ERROR(Transact([&](MetadataTransaction& tx) {
         for (const auto& [key, millis] : activity) {
           FWOTA_RETURN_IF_ERROR(tx.TouchUpdateStatus(
               key.first, static_cast<OtaPackageType>(key.second), millis));
@@ -896,7 +928,7 @@ class OtaServiceImpl : public OtaService {
         int64_t handled = 0;
         std::vector<AttributeNotice> pushes;
         StallSweepResult batch;
-        FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+        FWOTA_RETURN_IF_ERROR(Transact([&](MetadataTransaction& tx) {
           pushes.clear();
           batch = StallSweepResult();
           FWOTA_ASSIGN_OR_RETURN(std::vector<UpdateStatus> silent,
@@ -925,7 +957,7 @@ class OtaServiceImpl : public OtaService {
                                                OtaPackageType type) override {
     FWOTA_RETURN_IF_ERROR(CheckType(type));
     absl::StatusOr<UpdateStatus> out = NotFound();
-    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+    FWOTA_RETURN_IF_ERROR(Transact([&](MetadataTransaction& tx) {
       FWOTA_ASSIGN_OR_RETURN(Device device, OwnedBy(tx.GetDevice(device_id), ctx.tenant_id));
       out = tx.GetUpdateStatus(device.id(), type);
       if (absl::IsNotFound(out.status())) out = NotFound();
@@ -941,7 +973,7 @@ class OtaServiceImpl : public OtaService {
     FWOTA_RETURN_IF_ERROR(CheckType(type));
     FWOTA_RETURN_IF_ERROR(CheckPageQuery(query));
     Page<UpdateEvent> out;
-    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+    FWOTA_RETURN_IF_ERROR(Transact([&](MetadataTransaction& tx) {
       FWOTA_ASSIGN_OR_RETURN(Device device, OwnedBy(tx.GetDevice(device_id), ctx.tenant_id));
       FWOTA_ASSIGN_OR_RETURN(out, tx.ListUpdateEvents(device.id(), type, query));
       return absl::OkStatus();
@@ -953,7 +985,7 @@ class OtaServiceImpl : public OtaService {
                                                          OtaPackageType type) override {
     FWOTA_RETURN_IF_ERROR(CheckType(type));
     std::vector<int64_t> out;
-    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+    FWOTA_RETURN_IF_ERROR(Transact([&](MetadataTransaction& tx) {
       FWOTA_ASSIGN_OR_RETURN(out, tx.CountUpdateStates(ctx.tenant_id, type));
       return absl::OkStatus();
     }));
@@ -966,7 +998,7 @@ class OtaServiceImpl : public OtaService {
     FWOTA_RETURN_IF_ERROR(CheckType(type));
     FWOTA_RETURN_IF_ERROR(CheckPageQuery(query));
     Page<UpdateStatus> out;
-    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+    FWOTA_RETURN_IF_ERROR(Transact([&](MetadataTransaction& tx) {
       FWOTA_ASSIGN_OR_RETURN(out, tx.ListUpdateStatuses(ctx.tenant_id, type, state, query));
       return absl::OkStatus();
     }));
@@ -977,7 +1009,7 @@ class OtaServiceImpl : public OtaService {
                                              const PageQuery& query) override {
     FWOTA_RETURN_IF_ERROR(CheckPageQuery(query));
     Page<AuditEvent> out;
-    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+    FWOTA_RETURN_IF_ERROR(Transact([&](MetadataTransaction& tx) {
       FWOTA_ASSIGN_OR_RETURN(out, tx.ListAudit(ctx.tenant_id, query));
       return absl::OkStatus();
     }));
@@ -1032,7 +1064,7 @@ class OtaServiceImpl : public OtaService {
 
   // Runs an admin change; afterwards every cached Resolution is stale.
   absl::Status Mutate(absl::FunctionRef<absl::Status(MetadataTransaction&)> body) {
-    absl::Status s = metadata_.RunInTransaction(body);
+    absl::Status s = Transact(body);
     generation_.fetch_add(1);
     // A package (and so its blob) may be gone: close the cached readers (downloads in
     // flight keep theirs).
@@ -1133,16 +1165,15 @@ class OtaServiceImpl : public OtaService {
     absl::string_view access_token;
     const DeviceReport* report;
     int64_t now;
-    absl::Status result;
-    bool done = false;
+    absl::Status result;  // set by the writer before it acknowledges the group
   };
 
-  // Writes `batch` in one transaction; if that fails as a whole (a store error, or a
-  // device deleted meanwhile), each report on its own, so one bad report fails alone.
-  void WriteReports(const std::deque<PendingReport*>& batch) {
+  // Logs `batch` in one transaction; if that fails as a whole (a store error), each
+  // report on its own, so one bad report fails alone.
+  void LogReports(const std::deque<PendingReport*>& batch) {
     absl::Status all = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
       for (PendingReport* p : batch) {
-        p->result = ApplyReport(tx, *p);
+        p->result = LogReport(tx, *p);
         if (!p->result.ok() && !absl::IsUnauthenticated(p->result)) return p->result;
       }
       return absl::OkStatus();
@@ -1153,51 +1184,142 @@ class OtaServiceImpl : public OtaService {
     }
     for (PendingReport* p : batch) {
       absl::Status one = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
-        p->result = ApplyReport(tx, *p);
+        p->result = LogReport(tx, *p);
         return absl::IsUnauthenticated(p->result) ? absl::OkStatus() : p->result;
       });
       if (!one.ok()) p->result = one;
     }
   }
 
-  // One device report inside a transaction: kUnauthenticated (nothing written) for an
-  // unknown token.
-  absl::Status ApplyReport(MetadataTransaction& tx, const PendingReport& pending) {
-    const DeviceReport& report = *pending.report;
-    const int64_t now = pending.now;
-    absl::StatusOr<Device> found_device = tx.FindDeviceByAccessToken(pending.access_token);
-    if (absl::IsNotFound(found_device.status())) {
+  // Appends one device report to the report log inside a transaction: kUnauthenticated
+  // (nothing written) for an unknown token.
+  absl::Status LogReport(MetadataTransaction& tx, const PendingReport& pending) {
+    absl::StatusOr<Device> device = tx.FindDeviceByAccessToken(pending.access_token);
+    if (absl::IsNotFound(device.status())) {
       return absl::UnauthenticatedError("Invalid device access token");
     }
-    FWOTA_RETURN_IF_ERROR(found_device.status());
-    const Device& device = *found_device;
-    FWOTA_ASSIGN_OR_RETURN(UpdateStatus status, StatusOrNew(tx, device, report.type));
+    FWOTA_RETURN_IF_ERROR(device.status());
+    const DeviceReport& report = *pending.report;
+    LoggedReport entry;
+    entry.tenant_id = device->tenant_id();
+    entry.device_id = device->id();
+    entry.type = report.type;
+    entry.state = report.state;
+    entry.error = report.error;
+    entry.current_title = report.current_title;
+    entry.current_version = report.current_version;
+    entry.created_time = pending.now;
+    return tx.AppendReport(entry);
+  }
+
+  // Runs `body` in one transaction that first applies the report log: every service call
+  // that reads or changes statuses, history, notices or assignments goes through here,
+  // so it sees every report acknowledged before it began. Only device- and key-facing
+  // lookups that need none of that (access token, effective package, API key, blob
+  // references, the audit of a failure) use the store directly: a fleet's polling then
+  // does not cut the log into small batches.
+  absl::Status Transact(absl::FunctionRef<absl::Status(MetadataTransaction&)> body) {
+    bool applied = false;
+    absl::Status status = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      FWOTA_ASSIGN_OR_RETURN(applied, ApplyReportLog(tx));
+      return body(tx);
+    });
+    if (status.ok() && applied) unapplied_reports_.store(0);
+    return status;
+  }
+
+  // Applies the report log in a transaction of its own.
+  absl::Status ApplyReports() {
+    return Transact([](MetadataTransaction&) { return absl::OkStatus(); });
+  }
+
+  // Applies the whole report log to statuses and history and empties it, within the
+  // caller's transaction, kApplyBatch entries at a time (bounded memory). Each batch is
+  // sorted by device and type, each device's reports kept in arrival order: the writes
+  // then walk the status table, its key index and the history's per-device index in key
+  // order, each page written once per batch rather than once per report, and a device
+  // that reported several times has its status written once. Returns whether there was
+  // anything to apply.
+  absl::StatusOr<bool> ApplyReportLog(MetadataTransaction& tx) {
+    for (bool applied = false;; applied = true) {
+      FWOTA_ASSIGN_OR_RETURN(std::vector<LoggedReport> log, tx.ListReports(kApplyBatch));
+      if (log.empty()) return applied;
+      const int64_t last_seq = log.back().seq;
+      std::stable_sort(log.begin(), log.end(), [](const LoggedReport& a, const LoggedReport& b) {
+        return std::tie(a.device_id, a.type) < std::tie(b.device_id, b.type);
+      });
+      for (size_t begin = 0; begin < log.size();) {
+        size_t end = begin + 1;
+        while (end < log.size() && log[end].device_id == log[begin].device_id &&
+               log[end].type == log[begin].type) {
+          ++end;
+        }
+        FWOTA_RETURN_IF_ERROR(
+            ApplyDeviceReports(tx, absl::MakeConstSpan(log).subspan(begin, end - begin)));
+        begin = end;
+      }
+      FWOTA_RETURN_IF_ERROR(tx.DeleteReportsThrough(last_seq));
+      if (static_cast<int>(log.size()) < kApplyBatch) return true;
+    }
+  }
+
+  // Applies one device's logged reports of one type, oldest first, through the state
+  // machine: one history entry per report, the status written once at the end. A device
+  // deleted since it reported is skipped (its history went with it).
+  absl::Status ApplyDeviceReports(MetadataTransaction& tx, absl::Span<const LoggedReport> reports) {
+    const LoggedReport& first = reports.front();
+    absl::StatusOr<UpdateStatus> found = tx.GetUpdateStatus(first.device_id, first.type);
+    if (!found.ok() && !absl::IsNotFound(found.status())) return found.status();
+    UpdateStatus status = found.ok() ? *std::move(found) : UpdateStatus();
+    std::optional<Device> device;  // needed only without a status or a target
+    if (!found.ok() || status.target_package_id().empty()) {
+      absl::StatusOr<Device> d = tx.GetDevice(first.device_id);
+      if (absl::IsNotFound(d.status())) return absl::OkStatus();
+      FWOTA_RETURN_IF_ERROR(d.status());
+      device = *std::move(d);
+    }
+    if (!found.ok()) {
+      status.set_tenant_id(device->tenant_id());
+      status.set_device_id(device->id());
+      status.set_type(first.type);
+    }
     // A device whose package became effective before fwota tracked status (schema v1
     // data): its target is its effective package at its first report.
     if (status.target_package_id().empty()) {
       FWOTA_ASSIGN_OR_RETURN(Explanation why,
-                             internal::ExplainEffectivePackage(tx, device, report.type));
+                             internal::ExplainEffectivePackage(tx, *device, first.type));
       if (why.package.has_value()) {
         status.set_target_package_id(why.package->id());
         status.set_target_title(why.package->title());
         status.set_target_version(why.package->version());
         status.set_target_tag(why.package->tag());
-        status.set_target_ts(now);
+        status.set_target_ts(first.created_time);
       }
     }
-    UpdateEvent event = NewUpdateEvent(device.tenant_id(), device.id(), report.type, "device", now);
-    event.set_package_id(status.target_package_id());
-    event.set_title(report.current_title.empty() ? status.target_title() : report.current_title);
-    event.set_version(report.current_version.empty() ? status.target_version()
-                                                     : report.current_version);
-    event.set_error(report.error);
-    internal::ReportOutcome outcome = internal::ApplyDeviceReport(status, report, now);
-    status = std::move(outcome.status);
-    event.set_state(outcome.state);
-    event.set_accepted(outcome.accepted);
-    event.set_note(std::move(outcome.note));
-    FWOTA_RETURN_IF_ERROR(tx.PutUpdateStatus(status));
-    return tx.AppendUpdateEvent(event);
+    for (const LoggedReport& logged : reports) {
+      DeviceReport report;
+      report.type = logged.type;
+      report.state = logged.state;
+      report.error = logged.error;
+      report.current_title = logged.current_title;
+      report.current_version = logged.current_version;
+      const int64_t now = logged.created_time;
+      UpdateEvent event =
+          NewUpdateEvent(logged.tenant_id, logged.device_id, report.type, "device", now);
+      event.set_package_id(status.target_package_id());
+      event.set_title(report.current_title.empty() ? status.target_title()
+                                                   : report.current_title);
+      event.set_version(report.current_version.empty() ? status.target_version()
+                                                       : report.current_version);
+      event.set_error(report.error);
+      internal::ReportOutcome outcome = internal::ApplyDeviceReport(status, report, now);
+      status = std::move(outcome.status);
+      event.set_state(outcome.state);
+      event.set_accepted(outcome.accepted);
+      event.set_note(std::move(outcome.note));
+      FWOTA_RETURN_IF_ERROR(tx.AppendUpdateEvent(event));
+    }
+    return tx.PutUpdateStatus(status);
   }
 
   // Sends one notice inside the drain's transaction (it is already off the queue): an
@@ -1612,9 +1734,26 @@ class OtaServiceImpl : public OtaService {
   static constexpr int64_t kReaderTtlMillis = 10000;
   // Notices (and silent statuses) handled per transaction.
   static constexpr int64_t kDrainBatch = 512;
+  // Reports in the log when the writer applies it (every other transaction of the
+  // service applies it too). The larger, the fewer page writes per report; the writer
+  // logs nothing while it applies, so the reporters waiting then wait that long.
+  static constexpr int kApplyThreshold = 65536;
+  // Log entries applied at a time.
+  static constexpr int kApplyBatch = 65536;
   absl::Mutex reports_mu_;
   std::deque<PendingReport*> pending_reports_ ABSL_GUARDED_BY(reports_mu_);
   bool stopping_reports_ ABSL_GUARDED_BY(reports_mu_) = false;
+  // The group that reports queued now will be written in; groups are numbered from 1.
+  int64_t next_report_group_ ABSL_GUARDED_BY(reports_mu_) = 1;
+  // The last group written (its callers' results set); std:: rather than absl:: so that
+  // notify_all wakes a group's reporters with one futex call.
+  std::mutex acks_mu_;
+  std::condition_variable acked_[2];
+  int64_t acked_group_ = 0;  // guarded by acks_mu_
+  // About how many reports wait in the log: the writer adds what it logs, a transaction
+  // that applied the log resets it (a report logged meanwhile may go uncounted: this only
+  // decides when the writer applies the log, never whether a read does).
+  std::atomic<int64_t> unapplied_reports_{0};
   std::thread report_writer_;  // started with the first report
   absl::Mutex activity_mu_;
   absl::flat_hash_map<std::pair<std::string, int>, int64_t> activity_

@@ -2,8 +2,11 @@
 // notices (one per device and type), DrainNotices sends them in order within a budget
 // (INITIATED + attributes through the Notifier), skips stale ones, survives a restart
 // without losing or repeating one; the stall detector re-notifies and then fails silent
-// devices; device moves and new devices are queued; reports are group-committed.
+// devices; device moves and new devices are queued; reports are group-committed into the
+// report log, which every read applies first and a restart (even after a kill) applies.
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +23,7 @@
 #include "absl/time/clock.h"
 #include "fwota/metadata_stores.h"
 #include "fwota/ota_service.h"
+#include "fwota/status_macros.h"
 #include "fwota/update_worker.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -127,7 +131,9 @@ class UpdateProcessTest : public ::testing::TestWithParam<StoreKind> {
     info.device_profile_id = profile_id;
     UploadRequest upload;
     upload.file_name = "image.bin";
-    auto source = NewStringSource(absl::StrCat("image of ", title, " ", version));
+    // The source reads the string in place: it must outlive the upload.
+    const std::string image = absl::StrCat("image of ", title, " ", version);
+    auto source = NewStringSource(image);
     absl::StatusOr<OtaPackage> p = service_->CreatePackageWithData(a_, info, upload, *source);
     EXPECT_TRUE(p.ok()) << p.status();
     return p.value_or(OtaPackage());
@@ -179,6 +185,30 @@ class UpdateProcessTest : public ::testing::TestWithParam<StoreKind> {
     r.state = state;
     r.error = error;
     ASSERT_OK(service_->RecordDeviceReport(d.access_token(), r));
+  }
+
+  // The report log as the store holds it (read past the service, which would apply it).
+  std::vector<LoggedReport> LoggedReports() {
+    std::vector<LoggedReport> out;
+    EXPECT_OK(metadata_->RunInTransaction([&](MetadataTransaction& tx) -> absl::Status {
+      absl::StatusOr<std::vector<LoggedReport>> log = tx.ListReports(1000);
+      if (!log.ok()) return log.status();
+      out = *std::move(log);
+      return absl::OkStatus();
+    }));
+    return out;
+  }
+
+  // The device's status as the store holds it, without the service applying the log.
+  UpdateStatus StoredStatus(const Device& d) {
+    UpdateStatus out;
+    EXPECT_OK(metadata_->RunInTransaction([&](MetadataTransaction& tx) -> absl::Status {
+      absl::StatusOr<UpdateStatus> s = tx.GetUpdateStatus(d.id(), FIRMWARE);
+      if (!s.ok()) return s.status();
+      out = *std::move(s);
+      return absl::OkStatus();
+    }));
+    return out;
   }
 
   std::string dir_;
@@ -517,6 +547,168 @@ TEST_P(UpdateProcessTest, ConcurrentReportsAreAllRecorded) {
   for (const Device& d : devices_) {
     EXPECT_EQ(CountInHistory(d, "DOWNLOADING/device"), kReports) << d.name();
     EXPECT_EQ(Status(d).state(), kDownloading);
+  }
+}
+
+TEST_P(UpdateProcessTest, AcknowledgedReportsWaitInTheLogAndEveryReadSeesThem) {
+  ASSERT_OK(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, fw1_.id()));
+  ASSERT_OK(service_->DrainNotices(100));
+  // Written ahead: acknowledged, the report is in the log and not yet in the status.
+  Report(devices_[0], "DOWNLOADING");
+  std::vector<LoggedReport> log = LoggedReports();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].device_id, devices_[0].id());
+  EXPECT_EQ(log[0].tenant_id, a_.tenant_id);
+  EXPECT_EQ(log[0].state, "DOWNLOADING");
+  EXPECT_EQ(StoredStatus(devices_[0]).state(), kInitiated);
+  // Each kind of read sees the reports acknowledged before it.
+  EXPECT_EQ(Status(devices_[0]).state(), kDownloading);
+  EXPECT_TRUE(LoggedReports().empty());
+  Report(devices_[1], "DOWNLOADING");
+  EXPECT_EQ(CountInHistory(devices_[1], "DOWNLOADING/device"), 1);
+  Report(devices_[2], "DOWNLOADING");
+  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> counts, service_->CountUpdateStates(a_, FIRMWARE));
+  EXPECT_EQ(counts[kDownloading], 3);
+  EXPECT_EQ(counts[kInitiated], 2);
+  Report(devices_[3], "DOWNLOADING");
+  ASSERT_OK_AND_ASSIGN(Page<UpdateStatus> downloading,
+                       service_->ListUpdateStatuses(a_, FIRMWARE, kDownloading, PageQuery{}));
+  EXPECT_EQ(downloading.total_elements, 4);
+  EXPECT_TRUE(LoggedReports().empty());
+}
+
+TEST_P(UpdateProcessTest, LoggedReportsKeepEachDevicesOrder) {
+  ASSERT_OK(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, fw1_.id()));
+  ASSERT_OK(service_->DrainNotices(100));
+  // Interleaved, all in the log at once; applied sorted by device, each device's in the
+  // order they came.
+  const Device& d0 = devices_[0];
+  const Device& d1 = devices_[1];
+  const Device& d2 = devices_[2];
+  Report(d0, "DOWNLOADING");
+  Report(d1, "DOWNLOADING");
+  Report(d2, "FAILED", "flash write error");
+  Report(d0, "DOWNLOADED");
+  Report(d1, "DOWNLOADED");
+  Report(d0, "DOWNLOADING");  // from the past: recorded, not accepted
+  Report(d2, "DOWNLOADING");  // a new attempt after FAILED
+  ASSERT_EQ(LoggedReports().size(), 7u);
+  EXPECT_THAT(History(d0), ElementsAre("QUEUED/server", "INITIATED/server", "DOWNLOADING/device",
+                                       "DOWNLOADED/device", "DOWNLOADING/device"));
+  EXPECT_EQ(Status(d0).state(), ::fwota::v1::UPDATE_STATE_DOWNLOADED);
+  ASSERT_OK_AND_ASSIGN(Page<UpdateEvent> newest,
+                       service_->ListUpdateHistory(a_, d0.id(), FIRMWARE, PageQuery{}));
+  ASSERT_FALSE(newest.data.empty());
+  EXPECT_FALSE(newest.data[0].accepted());
+  EXPECT_THAT(newest.data[0].note(), HasSubstr("state from the past"));
+  EXPECT_EQ(Status(d1).state(), ::fwota::v1::UPDATE_STATE_DOWNLOADED);
+  EXPECT_THAT(History(d2), ElementsAre("QUEUED/server", "INITIATED/server", "FAILED/device",
+                                       "DOWNLOADING/device"));
+  UpdateStatus s2 = Status(d2);
+  EXPECT_EQ(s2.state(), kDownloading);
+  EXPECT_EQ(s2.error(), "");
+  EXPECT_THAT(History(devices_[3]), ElementsAre("QUEUED/server", "INITIATED/server"));
+}
+
+TEST_P(UpdateProcessTest, StallSweepSeesAReportStillInTheLog) {
+  StallPolicy policy;
+  policy.silence_millis[kInitiated] = 10 * kMinute;
+  policy.silence_millis[kDownloading] = 5 * kMinute;
+  ASSERT_OK(service_->AssignDevicePackage(a_, devices_[0].id(), FIRMWARE, fw1_.id()));
+  ASSERT_OK(service_->DrainNotices(10));
+  clock_.Advance(9 * kMinute);
+  Report(devices_[0], "DOWNLOADING");
+  ASSERT_EQ(LoggedReports().size(), 1u);
+  // 11 minutes after INITIATED, 2 after the report: not silent.
+  clock_.Advance(2 * kMinute);
+  ASSERT_OK_AND_ASSIGN(StallSweepResult swept, service_->SweepStalls(policy));
+  EXPECT_EQ(swept.renotified + swept.failed, 0);
+  EXPECT_EQ(Status(devices_[0]).state(), kDownloading);
+  EXPECT_EQ(notifier_.notices().size(), 1u);
+}
+
+TEST_P(UpdateProcessTest, LoggedReportOfADeletedDeviceIsSkipped) {
+  ASSERT_OK(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, fw1_.id()));
+  ASSERT_OK(service_->DrainNotices(100));
+  // The device goes between its report and the log's application (through the store:
+  // the service itself applies the log before it deletes a device).
+  ASSERT_OK(metadata_->RunInTransaction([&](MetadataTransaction& tx) -> absl::Status {
+    for (const Device* d : {&devices_[0], &devices_[1]}) {
+      LoggedReport r;
+      r.tenant_id = a_.tenant_id;
+      r.device_id = d->id();
+      r.type = FIRMWARE;
+      r.state = "DOWNLOADING";
+      r.created_time = clock_.NowMillis();
+      FWOTA_RETURN_IF_ERROR(tx.AppendReport(r));
+    }
+    return tx.DeleteDevice(devices_[0].id());
+  }));
+  EXPECT_EQ(Status(devices_[1]).state(), kDownloading);
+  EXPECT_TRUE(LoggedReports().empty());
+  EXPECT_THAT(service_->GetUpdateStatus(a_, devices_[0].id(), FIRMWARE),
+              StatusCodeIs(Code::kNotFound));
+}
+
+TEST_P(UpdateProcessTest, ReportsLeftInTheLogAreAppliedWhenTheServiceStarts) {
+  ASSERT_OK(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, fw1_.id()));
+  ASSERT_OK(service_->DrainNotices(100));
+  Report(devices_[0], "DOWNLOADING");
+  Report(devices_[0], "DOWNLOADED");
+  service_.reset();  // stopping does not apply the log
+  ASSERT_EQ(LoggedReports().size(), 2u);
+  StartService();
+  // Applied by the start itself, before any read of the service.
+  EXPECT_TRUE(LoggedReports().empty());
+  EXPECT_EQ(StoredStatus(devices_[0]).state(), ::fwota::v1::UPDATE_STATE_DOWNLOADED);
+  EXPECT_THAT(History(devices_[0]), ElementsAre("QUEUED/server", "INITIATED/server",
+                                                "DOWNLOADING/device", "DOWNLOADED/device"));
+}
+
+// What the caller was told is durable survives the process being killed right after:
+// a child process reports and kills itself (no destructor, no read, no clean close);
+// the file opened again has every report applied.
+TEST_P(UpdateProcessTest, AcknowledgedReportsSurviveAKilledProcess) {
+  if (!GetParam().sqlite) GTEST_SKIP() << "only the SQLite store outlives a process";
+  ASSERT_OK(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, fw1_.id()));
+  ASSERT_OK(service_->DrainNotices(100));
+  // The child opens the file on its own; this process lets go of it meanwhile.
+  service_.reset();
+  metadata_.reset();
+  const std::string path = dir_ + "/fwota.db";
+  pid_t pid = fork();
+  if (pid == 0) {
+    absl::StatusOr<std::unique_ptr<MetadataStore>> store = OpenSqliteMetadataStore(path);
+    if (!store.ok()) _exit(2);
+    std::unique_ptr<BlobStore> blobs = NewMemoryBlobStore();
+    OtaServiceOptions options;
+    options.metadata = store->get();
+    options.blobs = blobs.get();
+    absl::StatusOr<std::unique_ptr<OtaService>> service = OtaService::Create(options);
+    if (!service.ok()) _exit(3);
+    for (const Device& d : devices_) {
+      for (const char* state : {"DOWNLOADING", "DOWNLOADED"}) {
+        DeviceReport r;
+        r.type = FIRMWARE;
+        r.state = state;
+        if (!(*service)->RecordDeviceReport(d.access_token(), r).ok()) _exit(4);
+      }
+    }
+    raise(SIGKILL);
+    _exit(5);
+  }
+  ASSERT_GT(pid, 0);
+  int wait_status = 0;
+  ASSERT_EQ(waitpid(pid, &wait_status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == SIGKILL)
+      << "child exit code " << (WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1);
+  ASSERT_OK_AND_ASSIGN(metadata_, OpenSqliteMetadataStore(path));
+  EXPECT_EQ(LoggedReports().size(), 2 * devices_.size());
+  StartService();
+  for (const Device& d : devices_) {
+    EXPECT_EQ(Status(d).state(), ::fwota::v1::UPDATE_STATE_DOWNLOADED) << d.name();
+    EXPECT_THAT(History(d), ElementsAre("QUEUED/server", "INITIATED/server", "DOWNLOADING/device",
+                                        "DOWNLOADED/device"));
   }
 }
 

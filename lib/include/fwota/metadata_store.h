@@ -66,6 +66,23 @@ void FinishPage(const PageQuery& query, Page<T>& page) {
   page.has_next = query.page + 1 < page.total_pages;
 }
 
+// A device report that was acknowledged and is not yet applied to the device's status
+// and history: one entry of the report log. The service writes reports ahead into this
+// log (one small row each, appended) and applies the log to the status and history
+// tables later in large batches; the state machine runs then.
+struct LoggedReport {
+  int64_t seq = 0;  // given by AppendReport: larger than that of every entry in the log
+  std::string tenant_id;
+  std::string device_id;
+  OtaPackageType type = ::fwota::v1::OTA_PACKAGE_TYPE_UNSPECIFIED;
+  // As the device sent them (state by name); empty: not in the report.
+  std::string state;
+  std::string error;
+  std::string current_title;
+  std::string current_version;
+  int64_t created_time = 0;  // when the report arrived, ms since the Unix epoch
+};
+
 // How many entities refer to one package (the deletion guard's question).
 struct PackageReferences {
   int64_t devices = 0;
@@ -197,6 +214,17 @@ class MetadataTransaction {
   // Removes the notice with `seq`; kNotFound when it is not queued (any more).
   virtual absl::Status DeleteNotice(int64_t seq) = 0;
   virtual absl::StatusOr<int64_t> CountNotices() = 0;
+
+  // Report log, in arrival order. AppendReport ignores report.seq and gives the next one;
+  // it answers kFailedPrecondition for an empty device id and kInvalidArgument for a type
+  // that is neither FIRMWARE nor SOFTWARE. The device id is no checked reference:
+  // deleting the device leaves its entries (whoever applies the log skips a device that
+  // is gone), so that an append costs no lookup and no index.
+  virtual absl::Status AppendReport(const LoggedReport& report) = 0;
+  // The oldest `limit` entries, seq filled in.
+  virtual absl::StatusOr<std::vector<LoggedReport>> ListReports(int limit) = 0;
+  // Removes every entry whose seq is at most `seq`.
+  virtual absl::Status DeleteReportsThrough(int64_t seq) = 0;
 
   // Audit log: append-only; listed newest first.
   virtual absl::Status AppendAudit(const AuditEvent& event) = 0;

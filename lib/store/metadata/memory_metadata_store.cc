@@ -41,6 +41,9 @@ struct MemoryState {
   // The notice queue by seq, and the next seq to give.
   std::map<int64_t, Notice> notices;
   int64_t next_notice_seq = 1;
+  // The report log by seq, and the next seq to give.
+  std::map<int64_t, LoggedReport> reports;
+  int64_t next_report_seq = 1;
 };
 
 // Case-insensitive (ASCII, as SQLite's lower()) substring test; an empty needle matches.
@@ -524,6 +527,29 @@ class MemoryTransaction final : public MetadataTransaction {
 
   absl::StatusOr<int64_t> CountNotices() override {
     return static_cast<int64_t>(state_.notices.size());
+  }
+
+  // Report log.
+  absl::Status AppendReport(const LoggedReport& report) override {
+    FWOTA_RETURN_IF_ERROR(metadata_internal::CheckLoggedReport(report));
+    LoggedReport stored = report;
+    stored.seq = state_.next_report_seq++;
+    state_.reports[stored.seq] = std::move(stored);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<LoggedReport>> ListReports(int limit) override {
+    std::vector<LoggedReport> out;
+    for (const auto& [seq, report] : state_.reports) {
+      if (static_cast<int>(out.size()) >= limit) break;
+      out.push_back(report);
+    }
+    return out;
+  }
+
+  absl::Status DeleteReportsThrough(int64_t seq) override {
+    state_.reports.erase(state_.reports.begin(), state_.reports.upper_bound(seq));
+    return absl::OkStatus();
   }
 
   absl::StatusOr<int64_t> RetargetProfileMembers(absl::string_view profile_id,

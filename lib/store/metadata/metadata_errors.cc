@@ -122,6 +122,12 @@ absl::Status CheckUpdateState(absl::string_view entity, absl::string_view id, Up
       absl::StrCat(entity, " '", id, "': unknown update state ", static_cast<int>(state)));
 }
 
+absl::Status CheckLoggedReport(const LoggedReport& report) {
+  const std::string key = UpdateStatusKey(report.device_id, report.type);
+  FWOTA_RETURN_IF_ERROR(CheckDevicePresent(kReport, key, report.device_id));
+  return CheckUpdateType(kReport, key, report.type);
+}
+
 absl::Status CheckRetarget(absl::string_view profile_id, OtaPackageType type,
                            UpdateState status_state, UpdateState event_state) {
   const std::string key = UpdateStatusKey(profile_id, type);

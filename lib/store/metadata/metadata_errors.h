@@ -24,6 +24,7 @@ inline constexpr absl::string_view kApiKey = "API key";
 inline constexpr absl::string_view kUpdateStatus = "update status";
 inline constexpr absl::string_view kUpdateEvent = "update event";
 inline constexpr absl::string_view kNotice = "notice";
+inline constexpr absl::string_view kReport = "device report";
 
 // One reference a row makes: `entity` (one of the names above) with id `id`.
 struct Reference {
@@ -70,6 +71,9 @@ absl::Status CheckUpdateType(absl::string_view entity, absl::string_view id, Ota
 // kInvalidArgument for a state number that is not in the enum (UNSPECIFIED is in it):
 // CountUpdateStates indexes by state.
 absl::Status CheckUpdateState(absl::string_view entity, absl::string_view id, UpdateState state);
+
+// The checks of AppendReport: a device id, a FIRMWARE or SOFTWARE type.
+absl::Status CheckLoggedReport(const LoggedReport& report);
 
 // The checks of RetargetProfileMembers: a FIRMWARE or SOFTWARE type, states of the enum.
 absl::Status CheckRetarget(absl::string_view profile_id, OtaPackageType type,

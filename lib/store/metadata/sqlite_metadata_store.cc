@@ -672,6 +672,61 @@ class SqliteTransaction final : public MetadataTransaction {
     });
   }
 
+  // Report log.
+  absl::Status AppendReport(const LoggedReport& report) override {
+    FWOTA_RETURN_IF_ERROR(metadata_internal::CheckLoggedReport(report));
+    return Run([&]() -> absl::Status {
+      // seq left NULL: SQLite gives the largest rowid plus one.
+      Query q(connection_,
+              "INSERT INTO device_report (tenant_id, device_id, type, state, error,"
+              " current_title, current_version, created_time)"
+              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+      BindOptional(*q, 1, report.tenant_id);
+      BindText(*q, 2, report.device_id);
+      q->bind(3, static_cast<int32_t>(report.type));
+      BindText(*q, 4, report.state);
+      BindText(*q, 5, report.error);
+      BindText(*q, 6, report.current_title);
+      BindText(*q, 7, report.current_version);
+      q->bind(8, static_cast<int64_t>(report.created_time));
+      q->exec();
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<std::vector<LoggedReport>> ListReports(int limit) override {
+    return Run([&]() -> absl::StatusOr<std::vector<LoggedReport>> {
+      Query q(connection_,
+              "SELECT seq, tenant_id, device_id, type, state, error, current_title,"
+              " current_version, created_time FROM device_report ORDER BY seq LIMIT ?1");
+      q->bind(1, static_cast<int64_t>(std::max(limit, 0)));
+      std::vector<LoggedReport> out;
+      while (q->executeStep()) {
+        LoggedReport r;
+        r.seq = ReadInt64(*q, 0);
+        r.tenant_id = ReadText(*q, 1);
+        r.device_id = ReadText(*q, 2);
+        r.type = static_cast<OtaPackageType>(q->getColumn(3).getInt());
+        r.state = ReadText(*q, 4);
+        r.error = ReadText(*q, 5);
+        r.current_title = ReadText(*q, 6);
+        r.current_version = ReadText(*q, 7);
+        r.created_time = ReadInt64(*q, 8);
+        out.push_back(std::move(r));
+      }
+      return out;
+    });
+  }
+
+  absl::Status DeleteReportsThrough(int64_t seq) override {
+    return Run([&]() -> absl::Status {
+      Query q(connection_, "DELETE FROM device_report WHERE seq <= ?1");
+      q->bind(1, static_cast<int64_t>(seq));
+      q->exec();
+      return absl::OkStatus();
+    });
+  }
+
   // Audit log.
   absl::Status AppendAudit(const AuditEvent& event) override {
     FWOTA_RETURN_IF_ERROR(metadata_internal::CheckIdPresent(metadata_internal::kAudit, event.id()));

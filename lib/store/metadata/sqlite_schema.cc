@@ -170,10 +170,31 @@ CREATE TABLE ota_notice (
 );
 )sql";
 
+// Version 4: the report log. Device reports are written ahead into it, one small row
+// each at the end of the table (seq grows), and applied to update_status and
+// update_event later in batches sorted by device (see OtaService::RecordDeviceReport).
+// No foreign key and no index but seq: an append touches only the table's last page.
+// The device id is kept as a plain column; the log outlives a deleted device only until
+// it is next applied, which skips the device.
+constexpr absl::string_view kSchemaV4 = R"sql(
+CREATE TABLE device_report (
+  seq INTEGER PRIMARY KEY,
+  tenant_id TEXT,
+  device_id TEXT NOT NULL,
+  type INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  error TEXT NOT NULL,
+  current_title TEXT NOT NULL,
+  current_version TEXT NOT NULL,
+  created_time BIGINT NOT NULL
+);
+)sql";
+
 constexpr SqliteMigration kMigrations[] = {
     {1, "initial schema", kSchemaV1},
     {2, "API keys, update status and update events", kSchemaV2},
     {3, "notification queue and stall detection", kSchemaV3},
+    {4, "device report log", kSchemaV4},
 };
 
 }  // namespace

@@ -1937,6 +1937,97 @@ TEST_P(MetadataStoreConformanceTest, RetargetProfileMembersInBulk) {
   });
 }
 
+LoggedReport MakeLoggedReport(const std::string& device_id, OtaPackageType type,
+                              const std::string& state, int64_t created_time) {
+  LoggedReport r;
+  r.tenant_id = "t1";
+  r.device_id = device_id;
+  r.type = type;
+  r.state = state;
+  r.error = state == "FAILED" ? "flash write error" : "";
+  r.current_title = "fw";
+  r.current_version = "1.0";
+  r.created_time = created_time;
+  return r;
+}
+
+// "<device>/<type>/<state>" of each entry, in the listed order.
+std::vector<std::string> ReportKeys(const std::vector<LoggedReport>& reports) {
+  std::vector<std::string> out;
+  for (const LoggedReport& r : reports) {
+    out.push_back(absl::StrCat(r.device_id, "/", static_cast<int>(r.type), "/", r.state));
+  }
+  return out;
+}
+
+TEST_P(MetadataStoreConformanceTest, ReportLogKeepsArrivalOrderUntilDeleted) {
+  AddTenantsAndProfiles();
+  AddDevices(store());
+  InTransaction([](MetadataTransaction& tx) {
+    EXPECT_THAT(Must(tx.ListReports(10)), IsEmpty());
+    LoggedReport first = MakeLoggedReport("d2", FIRMWARE, "DOWNLOADING", 7);
+    first.seq = 1000;  // ignored: the store numbers the entries
+    FWOTA_EXPECT_OK(tx.AppendReport(first));
+    FWOTA_EXPECT_OK(tx.AppendReport(MakeLoggedReport("d1", SOFTWARE, "", 8)));
+    FWOTA_EXPECT_OK(tx.AppendReport(MakeLoggedReport("d2", FIRMWARE, "FAILED", 9)));
+  });
+  int64_t second_seq = 0;
+  InTransaction([&](MetadataTransaction& tx) {
+    std::vector<LoggedReport> all = Must(tx.ListReports(10));
+    EXPECT_THAT(ReportKeys(all), ElementsAre("d2/1/DOWNLOADING", "d1/2/", "d2/1/FAILED"));
+    ASSERT_EQ(all.size(), 3u);
+    for (size_t i = 1; i < all.size(); ++i) EXPECT_LT(all[i - 1].seq, all[i].seq);
+    const LoggedReport& failed = all[2];
+    EXPECT_EQ(failed.tenant_id, "t1");
+    EXPECT_EQ(failed.error, "flash write error");
+    EXPECT_EQ(failed.current_title, "fw");
+    EXPECT_EQ(failed.current_version, "1.0");
+    EXPECT_EQ(failed.created_time, 9);
+    EXPECT_THAT(ReportKeys(Must(tx.ListReports(2))), ElementsAre("d2/1/DOWNLOADING", "d1/2/"));
+    EXPECT_THAT(Must(tx.ListReports(0)), IsEmpty());
+    second_seq = all[1].seq;
+    // Deletes the oldest two only; a later append is numbered after every entry left.
+    FWOTA_EXPECT_OK(tx.DeleteReportsThrough(second_seq));
+    FWOTA_EXPECT_OK(tx.AppendReport(MakeLoggedReport("d3", FIRMWARE, "UPDATED", 10)));
+    std::vector<LoggedReport> left = Must(tx.ListReports(10));
+    EXPECT_THAT(ReportKeys(left), ElementsAre("d2/1/FAILED", "d3/1/UPDATED"));
+    ASSERT_EQ(left.size(), 2u);
+    EXPECT_LT(left[0].seq, left[1].seq);
+    FWOTA_EXPECT_OK(tx.DeleteReportsThrough(left[1].seq));
+    EXPECT_THAT(Must(tx.ListReports(10)), IsEmpty());
+  });
+}
+
+TEST_P(MetadataStoreConformanceTest, ReportLogRefusalsRollbackAndDeletedDevices) {
+  AddTenantsAndProfiles();
+  AddDevices(store());
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_CODE(tx.AppendReport(MakeLoggedReport("", FIRMWARE, "DOWNLOADING", 1)),
+                      kFailedPrecondition);
+    FWOTA_EXPECT_CODE(tx.AppendReport(MakeLoggedReport(
+                          "d1", ::fwota::v1::OTA_PACKAGE_TYPE_UNSPECIFIED, "DOWNLOADING", 1)),
+                      kInvalidArgument);
+    EXPECT_THAT(Must(tx.ListReports(10)), IsEmpty());
+  });
+  absl::Status failed = store().RunInTransaction([](MetadataTransaction& tx) {
+    FWOTA_RETURN_IF_ERROR(tx.AppendReport(MakeLoggedReport("d1", FIRMWARE, "DOWNLOADING", 1)));
+    return absl::AbortedError("changed my mind");
+  });
+  EXPECT_EQ(failed.code(), absl::StatusCode::kAborted);
+  InTransaction([](MetadataTransaction& tx) { EXPECT_THAT(Must(tx.ListReports(10)), IsEmpty()); });
+  // The device id is no checked reference: an entry outlives its device (the service
+  // skips it), and deleting the device is not refused because of it.
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.AppendReport(MakeLoggedReport("d1", FIRMWARE, "DOWNLOADING", 1)));
+    FWOTA_EXPECT_OK(tx.AppendReport(MakeLoggedReport("d404", FIRMWARE, "DOWNLOADING", 2)));
+  });
+  InTransaction([](MetadataTransaction& tx) {
+    FWOTA_EXPECT_OK(tx.DeleteDevice("d1"));
+    EXPECT_THAT(ReportKeys(Must(tx.ListReports(10))),
+                ElementsAre("d1/1/DOWNLOADING", "d404/1/DOWNLOADING"));
+  });
+}
+
 }  // namespace
 }  // namespace metadata_test
 }  // namespace fwota

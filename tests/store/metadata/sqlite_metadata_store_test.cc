@@ -400,6 +400,62 @@ TEST(SqliteMetadataStoreTest, Version2StatusesGetNoNoticesSentAndAnEmptyQueue) {
   }));
 }
 
+// Version 4 adds the report log: a version-3 database keeps its statuses and queue and
+// starts with an empty log, which then takes entries in order.
+TEST(SqliteMetadataStoreTest, Version3DatabaseGetsAnEmptyReportLog) {
+  const std::string path = FreshPath("v3-to-v4");
+  BuildAtVersion(path, 3);
+  {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE);
+    db.exec("PRAGMA foreign_keys = ON");
+    db.exec("INSERT INTO tenant (id, name, created_time) VALUES ('t1', 'One', 1)");
+    db.exec(
+        "INSERT INTO device (id, tenant_id, device_profile_id, name, type, access_token, "
+        "created_time, firmware_id, software_id) VALUES ('d1', 't1', NULL, 'dev', "
+        "'default', 'tok', 4, NULL, NULL)");
+    db.exec(
+        "INSERT INTO update_status (tenant_id, device_id, type, state, target_package_id, "
+        "target_title, target_version, target_tag, target_ts, current_title, "
+        "current_version, error, state_since, last_activity, notices_sent) VALUES ('t1', "
+        "'d1', 1, 2, 'k1', 'fw', '2.0', 'fw 2.0', 10, 'fw', '1.0', '', 11, 12, 1)");
+    db.exec(
+        "INSERT INTO ota_notice (tenant_id, device_id, type, package_id, reason, "
+        "created_time) VALUES ('t1', 'd1', 1, 'k1', 'assigned', 13)");
+  }
+  std::unique_ptr<MetadataStore> store = MustOpen(path);
+  ASSERT_NE(store, nullptr);
+  FWOTA_EXPECT_OK(store->RunInTransaction([](MetadataTransaction& tx) {
+    absl::StatusOr<UpdateStatus> status = tx.GetUpdateStatus("d1", FIRMWARE);
+    EXPECT_TRUE(status.ok()) << status.status();
+    if (status.ok()) {
+      EXPECT_EQ(status->state(), ::fwota::v1::UPDATE_STATE_INITIATED);
+      EXPECT_EQ(status->notices_sent(), 1);
+    }
+    EXPECT_EQ(Must(tx.CountNotices()), 1);
+    EXPECT_TRUE(Must(tx.ListReports(10)).empty());
+    LoggedReport report;
+    report.tenant_id = "t1";
+    report.device_id = "d1";
+    report.type = FIRMWARE;
+    report.state = "DOWNLOADING";
+    report.created_time = 14;
+    FWOTA_RETURN_IF_ERROR(tx.AppendReport(report));
+    FWOTA_RETURN_IF_ERROR(tx.AppendReport(report));
+    std::vector<LoggedReport> log = Must(tx.ListReports(10));
+    EXPECT_EQ(log.size(), 2u);
+    if (log.size() == 2) {
+      EXPECT_LT(log[0].seq, log[1].seq);
+    }
+    return absl::OkStatus();
+  }));
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  EXPECT_EQ(PragmaInt(db, "user_version"), 4);
+  EXPECT_EQ(db.execAndGet("SELECT COUNT(*) FROM device_report WHERE device_id = 'd1' AND "
+                          "state = 'DOWNLOADING' AND created_time = 14")
+                .getInt(),
+            2);
+}
+
 TEST(SqliteMetadataStoreTest, UpdateHistoryReferencesAreAsDesigned) {
   const std::string path = FreshPath("references");
   ASSERT_NE(MustOpen(path), nullptr);
