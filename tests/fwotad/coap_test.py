@@ -29,20 +29,8 @@ CON, NON, ACK, RST = 0, 1, 2, 3
 ETAG, OBSERVE, URI_PATH, CONTENT_FORMAT, URI_QUERY, BLOCK2, SIZE2 = 4, 6, 11, 12, 15, 23, 28
 
 
-def free_udp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(condition, what, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from device_testlib import free_port, free_udp_port, wait_for  # noqa: E402,F401
 
 
 def uint(value):

@@ -21,21 +21,8 @@ FWOTAD = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1 else "bazel-bin/t
 MOSQUITTO = "/usr/sbin/mosquitto"
 TOKEN = "MQTT_DEVICE_TOKEN"
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(condition, what, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from device_testlib import free_port, free_udp_port, wait_for  # noqa: E402,F401
 
 
 class MqttEndToEndTest(unittest.TestCase):
