@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <vector>
@@ -44,12 +45,31 @@ std::string NewUuid() {
 }
 
 std::string NewTimeOrderedUuid(int64_t unix_millis) {
+  // 42 bits after the time are a process-wide counter (RFC 9562 section 6.2, method 1),
+  // started at a random point below 2^40 (more than 2^41 ids before it wraps): ids made one after another in the
+  // same millisecond sort in the order they were made, not by chance. The last 32 bits
+  // stay random, which keeps ids of different processes apart.
+  static std::atomic<uint64_t> counter = [] {
+    uint8_t seed[8];
+    Fill(seed, sizeof(seed));
+    uint64_t v = 0;
+    for (uint8_t byte : seed) v = (v << 8) | byte;
+    return v & ((uint64_t{1} << 40) - 1);
+  }();
+  const uint64_t count = counter.fetch_add(1, std::memory_order_relaxed) &
+                         ((uint64_t{1} << 42) - 1);
   uint8_t b[16];
   Fill(b, sizeof(b));
   const uint64_t ms = static_cast<uint64_t>(unix_millis < 0 ? 0 : unix_millis);
   for (int i = 0; i < 6; ++i) b[i] = static_cast<uint8_t>(ms >> (40 - 8 * i));
-  b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x70);  // version 7
-  b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
+  // rand_a (12 bits): the counter's top 12 bits, under the version nibble.
+  b[6] = static_cast<uint8_t>(0x70 | ((count >> 38) & 0x0f));
+  b[7] = static_cast<uint8_t>(count >> 30);
+  // rand_b: the variant, then the counter's low 30 bits, then 32 random bits.
+  b[8] = static_cast<uint8_t>(0x80 | ((count >> 24) & 0x3f));
+  b[9] = static_cast<uint8_t>(count >> 16);
+  b[10] = static_cast<uint8_t>(count >> 8);
+  b[11] = static_cast<uint8_t>(count);
   return UuidText(b);
 }
 

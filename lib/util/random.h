@@ -11,9 +11,11 @@ namespace fwota::internal {
 // A random (version 4) UUID in its canonical lowercase text form.
 std::string NewUuid();
 
-// A time-ordered (version 7, RFC 9562) UUID: 48 bits of `unix_millis`, then 74 random
-// bits. Ids made later sort after earlier ones (as text too), so a table keyed by them
-// grows at its end instead of at random places: for append-only history.
+// A time-ordered (version 7, RFC 9562) UUID: 48 bits of `unix_millis`, a 42-bit
+// process-wide counter, 32 random bits. Ids made later sort after earlier ones (as text
+// too), within one millisecond as well, so a table keyed by them grows at its end
+// instead of at random places and entries of the same time keep their order: for
+// append-only history.
 std::string NewTimeOrderedUuid(int64_t unix_millis);
 
 // `length` random characters from [A-Za-z0-9], uniformly (rejection sampling); what

@@ -665,6 +665,21 @@ TEST_P(UpdateProcessTest, ReportsLeftInTheLogAreAppliedWhenTheServiceStarts) {
                                                 "DOWNLOADING/device", "DOWNLOADED/device"));
 }
 
+// A device that reports faster than the clock ticks: its history keeps the order of its
+// reports, not an order drawn by chance among entries of one millisecond.
+TEST_P(UpdateProcessTest, ReportsOfOneMillisecondKeepTheirOrderInTheHistory) {
+  ASSERT_OK(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, fw1_.id()));
+  ASSERT_OK(service_->DrainNotices(100));
+  clock_.set_auto_advance(0);
+  for (const char* state : {"DOWNLOADING", "DOWNLOADED", "VERIFIED", "UPDATING", "UPDATED"}) {
+    Report(devices_[0], state);
+  }
+  EXPECT_THAT(History(devices_[0]),
+              ElementsAre("QUEUED/server", "INITIATED/server", "DOWNLOADING/device",
+                          "DOWNLOADED/device", "VERIFIED/device", "UPDATING/device",
+                          "UPDATED/device"));
+}
+
 // What the caller was told is durable survives the process being killed right after:
 // a child process reports and kills itself (no destructor, no read, no clean close);
 // the file opened again has every report applied.

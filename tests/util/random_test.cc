@@ -46,8 +46,17 @@ TEST(RandomTest, Version7UuidsCarryTheTimeAndSortByIt) {
     EXPECT_LT(previous, next) << ms;
     previous = next;
   }
-  // Same millisecond: still unique.
-  EXPECT_NE(NewTimeOrderedUuid(5), NewTimeOrderedUuid(5));
+  // Same millisecond: unique, and in the order they were made (history entries of one
+  // millisecond keep their order when sorted by time, then id).
+  previous = NewTimeOrderedUuid(5);
+  for (int i = 0; i < 10000; ++i) {
+    std::string next = NewTimeOrderedUuid(5);
+    ASSERT_TRUE(IsCanonical(next)) << next;
+    ASSERT_EQ(next[14], '7') << next;
+    ASSERT_NE(std::string("89ab").find(next[19]), std::string::npos) << next;
+    ASSERT_LT(previous, next) << i;
+    previous = next;
+  }
   EXPECT_EQ(NewTimeOrderedUuid(-1).substr(0, 13), "00000000-0000");
 }
 
