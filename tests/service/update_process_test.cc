@@ -127,7 +127,8 @@ class UpdateProcessTest : public ::testing::TestWithParam<StoreKind> {
     info.device_profile_id = profile_id;
     UploadRequest upload;
     upload.file_name = "image.bin";
-    auto source = NewStringSource(absl::StrCat("image of ", title, " ", version));
+    const std::string image = absl::StrCat("image of ", title, " ", version);
+    auto source = NewStringSource(image);  // (`image` must outlive the source)
     absl::StatusOr<OtaPackage> p = service_->CreatePackageWithData(a_, info, upload, *source);
     EXPECT_TRUE(p.ok()) << p.status();
     return p.value_or(OtaPackage());
