@@ -130,9 +130,14 @@ absl::Status RecordOtaTelemetry(OtaService& service, absl::string_view token,
     FWOTA_RETURN_IF_ERROR(service.AuthenticateDevice(token).status());
   }
   FWOTA_RETURN_IF_ERROR(reports.status());
-  // All or nothing: a payload with one bad state records none of its reports.
+  // All or nothing: a payload with one bad state records none of its reports. The token
+  // is still checked first, so an unknown one is kUnauthenticated whatever it sent.
   for (const DeviceReport& report : *reports) {
-    if (!report.state.empty()) FWOTA_RETURN_IF_ERROR(ParseUpdateState(report.state).status());
+    if (report.state.empty()) continue;
+    if (absl::Status state = ParseUpdateState(report.state).status(); !state.ok()) {
+      FWOTA_RETURN_IF_ERROR(service.AuthenticateDevice(token).status());
+      return state;
+    }
   }
   for (const DeviceReport& report : *reports) {
     FWOTA_RETURN_IF_ERROR(service.RecordDeviceReport(token, report));
