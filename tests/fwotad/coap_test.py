@@ -164,10 +164,21 @@ class CoapEndToEndTest(unittest.TestCase):
             if child.poll() is None:
                 child.kill()
                 child.wait()
-        if self.fwotad.poll() is None:
-            self.fwotad.kill()
-            self.fwotad.wait()
+        stopped_here = self.fwotad.poll() is None
+        if stopped_here:
+            # A clean stop, so that a sanitizer build reports leaks (and fails) at exit.
+            self.fwotad.send_signal(signal.SIGTERM)
+            try:
+                self.fwotad.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.fwotad.kill()
+                self.fwotad.wait()
+        log = self._log()
         self.log.close()
+        self.assertNotIn("Sanitizer", log)
+        self.assertNotIn("runtime error:", log)
+        if stopped_here:
+            self.assertEqual(self.fwotad.returncode, 0, log[-2000:])
 
     def _log(self):
         self.log.flush()
@@ -205,7 +216,9 @@ class CoapEndToEndTest(unittest.TestCase):
             os.remove(out)
         port = self.dtls_port if secure else self.coap_port
         scheme = "coaps" if secure else "coap"
-        done = subprocess.run([COAP_CLIENT, "-B", "10", "-m", "get", "-o", out, *args,
+        # -B: coap-client's limit for the whole transfer; 1 MiB in 16-byte blocks is 65,536
+        # round trips, which a sanitizer build of fwotad (--config=asan) needs more than 10 s for.
+        done = subprocess.run([COAP_CLIENT, "-B", "60", "-m", "get", "-o", out, *args,
                                "%s://127.0.0.1:%d/%s" % (scheme, port, uri)],
                               capture_output=True, timeout=120)
         data = open(out, "rb").read() if os.path.exists(out) else b""
@@ -251,6 +264,10 @@ class CoapEndToEndTest(unittest.TestCase):
         wait_for(lambda: seen('{"deleted":["fw_title","fw_version"]}'), "the deletion notice")
 
     def test_telemetry_reaches_the_history(self):
+        # The assignment's notice (INITIATED) is sent by fwotad's worker in the background:
+        # wait for it, so that the device's reports come after it in the history.
+        wait_for(lambda: self.rest("GET", "/api/device/%s/otaStatus?type=FIRMWARE"
+                                   % self.device)["state"] == "INITIATED", "the notice")
         for state in ("DOWNLOADING", "DOWNLOADED"):
             done = subprocess.run([COAP_CLIENT, "-B", "10", "-m", "post", "-e", '{"fw_state":"%s"}' % state,
                                    "coap://127.0.0.1:%d/api/v1/%s/telemetry" % (self.coap_port, TOKEN)],
