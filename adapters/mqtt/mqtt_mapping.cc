@@ -140,9 +140,17 @@ MqttResult MqttMapping::Chunk(const std::string& token, OtaPackageType type,
                               absl::string_view request_id, absl::string_view chunk_text,
                               absl::string_view payload) {
   MqttResult result;
+  bool checked_token = false;  // set once the service has authenticated `token`
   const std::string error_topic = DeviceTopic(token, absl::StrCat(OtaBase(type), "/error"));
   auto fail = [&](absl::Status status) {
-    // The device may not exist at all (unknown token): then nobody is answered.
+    // The device may not exist at all (unknown token): then nobody is answered. Errors
+    // found before the service saw the token (a malformed chunk number or size) check it
+    // here, on the error path only, so that a stranger's topic never gets an answer.
+    if (!absl::IsUnauthenticated(status) && !checked_token) {
+      if (absl::Status known = service_.AuthenticateDevice(token).status(); !known.ok()) {
+        status = std::move(known);
+      }
+    }
     if (!absl::IsUnauthenticated(status)) {
       result.publish.push_back(
           {error_topic, absl::StrCat(adapters::MqttErrorFor(status.code()), ": ",
@@ -168,6 +176,8 @@ MqttResult MqttMapping::Chunk(const std::string& token, OtaPackageType type,
   }
   if (size == 0) size = -1;  // as over HTTP: size 0 is the whole file
   absl::StatusOr<DevicePackage> found = service_.OpenDevicePackage(token, type, "", "");
+  // Any answer but kUnauthenticated means the token is a device's.
+  checked_token = !absl::IsUnauthenticated(found.status());
   if (absl::IsNotFound(found.status())) {
     // ThingsBoard answers FAILURE for a URL package (nothing to download here) and
     // NOT_FOUND when nothing is assigned.

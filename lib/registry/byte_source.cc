@@ -43,6 +43,7 @@ class StringSource : public ByteSource {
   explicit StringSource(absl::string_view data) : data_(data) {}
   absl::StatusOr<size_t> Read(absl::Span<char> out) override {
     size_t n = std::min(out.size(), data_.size() - pos_);
+    if (n == 0) return n;  // (an empty `out` may have a null data(): no memcpy then)
     std::memcpy(out.data(), data_.data() + pos_, n);
     pos_ += n;
     return n;

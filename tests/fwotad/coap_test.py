@@ -152,10 +152,21 @@ class CoapEndToEndTest(unittest.TestCase):
             if child.poll() is None:
                 child.kill()
                 child.wait()
-        if self.fwotad.poll() is None:
-            self.fwotad.kill()
-            self.fwotad.wait()
+        stopped_here = self.fwotad.poll() is None
+        if stopped_here:
+            # A clean stop, so that a sanitizer build reports leaks (and fails) at exit.
+            self.fwotad.send_signal(signal.SIGTERM)
+            try:
+                self.fwotad.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.fwotad.kill()
+                self.fwotad.wait()
+        log = self._log()
         self.log.close()
+        self.assertNotIn("Sanitizer", log)
+        self.assertNotIn("runtime error:", log)
+        if stopped_here:
+            self.assertEqual(self.fwotad.returncode, 0, log[-2000:])
 
     def _log(self):
         self.log.flush()
@@ -242,6 +253,10 @@ class CoapEndToEndTest(unittest.TestCase):
         wait_for(lambda: seen('{"deleted":["fw_title","fw_version"]}'), "the deletion notice")
 
     def test_telemetry_reaches_the_history(self):
+        # The assignment's notice (INITIATED) is sent by fwotad's worker in the background:
+        # wait for it, so that the device's reports come after it in the history.
+        wait_for(lambda: self.rest("GET", "/api/device/%s/otaStatus?type=FIRMWARE"
+                                   % self.device)["state"] == "INITIATED", "the notice")
         for state in ("DOWNLOADING", "DOWNLOADED"):
             done = subprocess.run([COAP_CLIENT, "-B", "10", "-m", "post", "-e", '{"fw_state":"%s"}' % state,
                                    "coap://127.0.0.1:%d/api/v1/%s/telemetry" % (self.coap_port, TOKEN)],

@@ -47,15 +47,19 @@ CHUNK = 16 * 1024
 NOTICES_PER_MINUTE = 3000  # 50 a second: the rollout takes ~15 s, the restart falls inside
 NOTICE_BURST = 200
 STALL_RENOTIFY = 1
+# A slower build of fwotad (--config=asan sets FWOTA_TEST_TIME_SCALE=3) gets
+# proportionally longer stall timeouts and deadline; the scenario stays the same.
+TIME_SCALE = float(os.environ.get("FWOTA_TEST_TIME_SCALE", "1"))
 # Long enough that a healthy device never looks silent (not even across the restart or a
 # backlog of 200 notices at once on 2 cores), short enough for a fast test.
 STALL_FLAGS = [
-    "--stall_timeouts=INITIATED=6s,DOWNLOADING=3s,DOWNLOADED=4s,VERIFIED=4s,UPDATING=4s",
+    "--stall_timeouts=INITIATED=%dms,DOWNLOADING=%dms,DOWNLOADED=%dms,VERIFIED=%dms,UPDATING=%dms"
+    % tuple(int(s * 1000 * TIME_SCALE) for s in (6, 3, 4, 4, 4)),
     "--stall_renotify=%d" % STALL_RENOTIFY,
     "--stall_sweep_interval_ms=200",
 ]
 RESTART_WHEN_QUEUED = 650  # SIGKILL once this many devices (or fewer) still wait
-DEADLINE = 100  # seconds from the profile assignment to the end of the rollout
+DEADLINE = 100 * TIME_SCALE  # seconds from the profile assignment to the end of the rollout
 
 LONG_POLL = set(range(10, 20)) | set(range(985, 995))  # first burst / after the restart
 FAILING = {i for i in range(DEVICES) if i % 50 == 25}  # 20 devices report FAILED

@@ -63,12 +63,25 @@ class MqttEndToEndTest(unittest.TestCase):
         if self.sub is not None:
             self.sub.kill()
             self.sub.wait()
-        if self.fwotad is not None and self.fwotad.poll() is None:
-            self.fwotad.kill()
-            self.fwotad.wait()
+        stopped_here = self.fwotad is not None and self.fwotad.poll() is None
+        if stopped_here:
+            # A clean stop, so that a sanitizer build reports leaks (and fails) at exit.
+            self.fwotad.send_signal(signal.SIGTERM)
+            try:
+                self.fwotad.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.fwotad.kill()
+                self.fwotad.wait()
         self.broker.kill()
         self.broker.wait()
+        self.log.flush()
+        with open(self.log.name, errors="replace") as f:
+            log = f.read()
         self.log.close()
+        self.assertNotIn("Sanitizer", log)
+        self.assertNotIn("runtime error:", log)
+        if stopped_here:
+            self.assertEqual(self.fwotad.returncode, 0, log[-2000:])
 
     @staticmethod
     def _connectable(port):

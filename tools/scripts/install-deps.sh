@@ -14,6 +14,8 @@ PACKAGES=(
   libboost-dev
   libpaho-mqttpp-dev libpaho-mqtt-dev
   libcoap3-dev
+  # the libFuzzer targets (tests/fuzz, bazel --config=fuzz): clang 14 and its runtimes
+  clang libclang-rt-14-dev
   # tests and benchmark peers
   python3 time openssl curl libisal-dev libguava-java openjdk-17-jdk-headless
   nginx-light wrk

@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds everything and runs the whole test suite.
-# Prints Bazel's summary and a last line "N passed, M failed" (test cases, from the
-# JUnit XML that every test writes).
+# Installs what is missing, builds everything and runs the whole test suite three ways:
+#   1. the normal build (bazel test //...);
+#   2. the same suite under AddressSanitizer + UBSan (--config=asan: every C++ test, and
+#      the end-to-end tests drive the sanitizer build of fwotad and fwota);
+#   3. every libFuzzer target for FWOTA_FUZZ_SECONDS (default 30) seconds each
+#      (tests/fuzz/run_fuzzers.sh, clang --config=fuzz).
+# Prints Bazel's summaries and a last line "N passed, M failed" over all of them (test
+# cases from the JUnit XML every test writes; one case per fuzz target).
+# FWOTA_SANITIZERS=0 runs only the first part.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
 bash tools/scripts/install-deps.sh || exit 1
 
-# 2 cores: two jobs; every test is hermetic (temporary dirs, port 0).
-bazel test //... --jobs=2 --local_test_jobs=2 "$@" 2>&1 | tee /tmp/fwota-test.log
-status=${PIPESTATUS[0]}
+LOG=/tmp/fwota-test.log
+: >"$LOG"
+status=0
+counts=()
 
-bazel query 'tests(//...)' 2>/dev/null > /tmp/fwota-tests.txt
-/usr/bin/python3 - "$(bazel info bazel-testlogs 2>/dev/null)" /tmp/fwota-tests.txt <<'PY'
+# Counts the test cases of one run from its test.xml files: prints "passed failed skipped".
+count_cases() {
+  local testlogs="$1"
+  bazel query 'tests(//...)' 2>/dev/null > /tmp/fwota-tests.txt
+  /usr/bin/python3 - "$testlogs" /tmp/fwota-tests.txt <<'PY'
 import os, sys
 import xml.etree.ElementTree as ET
 root = sys.argv[1]
@@ -42,9 +52,45 @@ for label in open(sys.argv[2]).read().split():
             failed += 1
         else:
             passed += 1
-line = f"{passed} passed, {failed} failed"
-if skipped:
-    line += f", {skipped} skipped"
-print(line)
+print(passed, failed, skipped)
 PY
+}
+
+run_suite() {  # name, bazel flags...
+  local name="$1"
+  shift
+  echo "==== $name: bazel test //... $*" | tee -a "$LOG"
+  local start=$SECONDS
+  # 2 cores: two jobs; every test is hermetic (temporary dirs, port 0).
+  bazel test //... --jobs=2 --local_test_jobs=2 "$@" 2>&1 | tee -a "$LOG"
+  local code=${PIPESTATUS[0]}
+  [ "$code" -eq 0 ] || status=$code
+  counts+=("$(count_cases "$(bazel info "$@" bazel-testlogs 2>/dev/null)")")
+  echo "==== $name: $((SECONDS - start)) s" | tee -a "$LOG"
+}
+
+run_suite normal
+if [ "${FWOTA_SANITIZERS:-1}" != 0 ]; then
+  run_suite asan --config=asan
+  echo "==== fuzz: tests/fuzz/run_fuzzers.sh ${FWOTA_FUZZ_SECONDS:-30}" | tee -a "$LOG"
+  start=$SECONDS
+  bash tests/fuzz/run_fuzzers.sh "${FWOTA_FUZZ_SECONDS:-30}" 2>&1 | tee /tmp/fwota-fuzz.log |
+      grep -E '^fuzz:|invariant|runtime error|ERROR' | tee -a "$LOG"
+  code=${PIPESTATUS[0]}
+  [ "$code" -eq 0 ] || status=$code
+  ok=$(grep -cE '^fuzz: .* ok ' /tmp/fwota-fuzz.log)
+  bad=$(grep -cE '^fuzz: .* FAILED' /tmp/fwota-fuzz.log)
+  [ "$code" -eq 0 ] || [ "$bad" -gt 0 ] || bad=1  # it did not even build
+  counts+=("$ok $bad 0")
+  echo "==== fuzz: $((SECONDS - start)) s" | tee -a "$LOG"
+fi
+
+passed=0 failed=0 skipped=0
+for c in "${counts[@]}"; do
+  read -r p f s <<<"$c"
+  passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+done
+line="$passed passed, $failed failed"
+[ "$skipped" -eq 0 ] || line+=", $skipped skipped"
+echo "$line"
 exit $status

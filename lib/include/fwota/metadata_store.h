@@ -63,7 +63,8 @@ void FinishPage(const PageQuery& query, Page<T>& page) {
                          ? static_cast<int>((page.total_elements + query.page_size - 1) /
                                             query.page_size)
                          : 0;
-  page.has_next = query.page + 1 < page.total_pages;
+  // 64-bit: a page number of INT_MAX must not overflow (it is simply past the end).
+  page.has_next = int64_t{query.page} + 1 < page.total_pages;
 }
 
 // A device report that was acknowledged and is not yet applied to the device's status

@@ -247,6 +247,12 @@ TEST_F(CoapMappingTest, TelemetryReachesTheStatus) {
   post.payload = R"({"fw_state":"DOWNLOADED"})";
   post.path[2] = "BAD";
   EXPECT_EQ(mapping_->Handle(post).code, CoapCode::kUnauthorized);
+  // An unknown token is refused before the payload is judged, whatever the payload.
+  for (const char* payload : {"{not json", "[]", R"({"fw_state":"SLEEPING"})",
+                              R"({"fw_state":"DOWNLOADED","sw_state":"SLEEPING"})"}) {
+    post.payload = payload;
+    EXPECT_EQ(mapping_->Handle(post).code, CoapCode::kUnauthorized) << payload;
+  }
   EXPECT_EQ(mapping_->Handle(Get({"api", "v1", "TOK", "telemetry"})).code,
             CoapCode::kMethodNotAllowed);
 }

@@ -132,6 +132,13 @@ TEST_F(MqttMappingTest, UnknownTokenPublishesNothing) {
   MqttResult r = mapping_->Handle("fwota/NOPE/v2/fw/request/1/chunk/0", "10");
   EXPECT_THAT(r.publish, IsEmpty());
   EXPECT_THAT(r.status, StatusCodeIs(Code::kUnauthenticated));
+  // Not even an error payload for a malformed chunk number or size (found by fuzzing).
+  for (const auto& [chunk, size] : std::vector<std::pair<std::string, std::string>>{
+           {"x", "10"}, {"-1", "10"}, {"0", "abc"}, {"0", "99999999999999999999999"}}) {
+    r = mapping_->Handle(absl::StrCat("fwota/NOPE/v2/fw/request/1/chunk/", chunk), size);
+    EXPECT_THAT(r.publish, IsEmpty()) << chunk << " " << size;
+    EXPECT_THAT(r.status, StatusCodeIs(Code::kUnauthenticated)) << chunk << " " << size;
+  }
   r = mapping_->Handle("fwota/NOPE/v1/devices/me/telemetry", R"({"fw_state":"DOWNLOADING"})");
   EXPECT_THAT(r.status, StatusCodeIs(Code::kUnauthenticated));
   r = mapping_->Handle("fwota/NOPE/v1/devices/me/attributes/request/1", "");
