@@ -36,7 +36,7 @@ IMAGE_SIZE = 256 * 1024
 COAP_IMAGE_SIZE = 64 * 1024
 MQTT_CHUNK = 64 * 1024
 PEAK_RSS_LIMIT_MIB = 128
-PHASE_LIMIT_S = 90
+PHASE_LIMIT_S = 90 * lib.TIME_SCALE
 
 
 class Admin(threading.Thread):
@@ -235,11 +235,17 @@ def run(tmp):
         check(not bad, "fwotad logged errors:\n" + "\n".join(bad[:10]))
         code = server.stop()
         check(code == 0, "fwotad exited with %s" % code)
-        check(rss <= PEAK_RSS_LIMIT_MIB * 1024, "fwotad's peak RSS %.1f MiB is over %d MiB"
-              % (rss / 1024, PEAK_RSS_LIMIT_MIB))
+        if lib.SANITIZER:
+            # The memory target holds for the normal build, which this same test checks.
+            print("peak RSS not checked against %d MiB under the %s sanitizer build"
+                  % (PEAK_RSS_LIMIT_MIB, lib.SANITIZER), flush=True)
+        else:
+            check(rss <= PEAK_RSS_LIMIT_MIB * 1024, "fwotad's peak RSS %.1f MiB is over %d MiB"
+                  % (rss / 1024, PEAK_RSS_LIMIT_MIB))
+        limit = "not checked" if lib.SANITIZER else "limit %d MiB" % PEAK_RSS_LIMIT_MIB
         print("\nload test passed: HTTP %.1f s, MQTT %.1f s, CoAP %.1f s; fwotad peak RSS (VmHWM) "
-              "%.1f MiB (limit %d MiB); total %.1f s"
-              % (t_http, t_mqtt, t_coap, rss / 1024, PEAK_RSS_LIMIT_MIB, time.time() - t0), flush=True)
+              "%.1f MiB (%s); total %.1f s"
+              % (t_http, t_mqtt, t_coap, rss / 1024, limit, time.time() - t0), flush=True)
     finally:
         if server is not None and server.proc.poll() is not None and server.proc.returncode != 0:
             print("---- fwotad log ----\n" + server.log_tail(30))

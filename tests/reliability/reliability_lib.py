@@ -18,6 +18,14 @@ MOSQUITTO = "/usr/sbin/mosquitto"
 COAP_CLIENT = "/usr/bin/coap-client-notls"
 
 
+# A slower build of fwotad (--config=asan sets FWOTA_TEST_TIME_SCALE=3) gets
+# proportionally more time; what is checked stays the same.
+TIME_SCALE = float(os.environ.get("FWOTA_TEST_TIME_SCALE", "1"))
+# Set by --config=asan: memory figures then include ASan's shadow memory and quarantine
+# and say nothing about fwotad's own use.
+SANITIZER = os.environ.get("FWOTA_SANITIZER", "")
+
+
 class TestFailure(Exception):
     pass
 
@@ -34,6 +42,7 @@ def free_port(kind=socket.SOCK_STREAM):
 
 
 def wait_for(condition, what, timeout=30, interval=0.05):
+    timeout *= TIME_SCALE
     deadline = time.time() + timeout
     while time.time() < deadline:
         value = condition()
