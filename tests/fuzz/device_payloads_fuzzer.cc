@@ -11,6 +11,7 @@
 // an unknown token is always kUnauthenticated, whatever the payload; attribute keys are
 // non-empty, trimmed and comma-free; everything the writers produce is valid JSON (also
 // for invalid UTF-8), and ASCII text reads back unchanged.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -24,6 +25,7 @@
 #include "adapters/common/tb_json.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "fwota/json_writer.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/fuzz_world.h"
 
@@ -83,13 +85,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Writers over outside text.
   std::vector<std::string> lines = absl::StrSplit(input, '\n');
   lines.resize(std::max<size_t>(lines.size(), 4));
-  // The service's attribute keys are distinct and never "deleted"; so are these.
+  // The service's attribute keys are distinct and never "deleted"; so are these, as
+  // written: two keys that differ only in invalid UTF-8 bytes are written alike (each
+  // bad byte becomes U+FFFD), so they count as the same key.
   AttributeNotice notice;
+  std::vector<std::string> written_keys;
   for (size_t i = 0; i + 1 < lines.size() && i < 16; i += 2) {
     if (lines[i] == "deleted") continue;
-    bool seen = false;
-    for (const SharedAttribute& a : notice.updated) seen = seen || a.key == lines[i];
-    if (seen) continue;
+    JsonWriter key_writer;
+    key_writer.String(lines[i]);
+    const std::string written = key_writer.str();
+    if (std::find(written_keys.begin(), written_keys.end(), written) != written_keys.end()) {
+      continue;
+    }
+    written_keys.push_back(written);
     SharedAttribute a;
     a.key = lines[i];
     a.text = lines[i + 1];
