@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds ThreadSanitizer-instrumented copies of the two Debian libraries whose
+# Builds ThreadSanitizer-instrumented copies of the three Debian libraries whose
 # uninstrumented builds make `bazel test --config=tsan` useless (docs/reliability.md,
 # "ThreadSanitizer"):
 #   - Abseil (libabsl_*.so.20220623): TSan has to see absl::Mutex's lock and unlock,
@@ -11,14 +11,16 @@
 #     frees looks like a race.
 # They are built from Debian's own source packages, of exactly the installed versions,
 # with Debian's patches and the options of Debian's debian/rules, as shared libraries
-# with the same SONAMEs, into $TSAN_LIBS/lib. --config=tsan puts that directory first on
-# LD_LIBRARY_PATH for the tests; nothing else uses it. Compiled against the same headers
-# (/usr/include) as the system copies, they replace them at run time.
+# with the same SONAMEs, into /var/cache/fwota/tsan-libs/lib. The test binaries of
+# --config=tsan find them there first (an RPATH, .bazelrc); nothing else uses them.
+# Compiled against the same headers (/usr/include) as the system copies, they replace
+# them at run time.
 # Idempotent: does nothing when the libraries of the installed versions are there.
 # Downloads only the Debian source packages (deb-src of the machine's own apt sources).
 set -euo pipefail
 
-TSAN_LIBS=${FWOTA_TSAN_LIBS:-/var/cache/fwota/tsan-libs}
+# Fixed: .bazelrc names this directory in the tsan test binaries' RPATH.
+TSAN_LIBS=/var/cache/fwota/tsan-libs
 SRC=$TSAN_LIBS/src
 JOBS=${FWOTA_TSAN_JOBS:-2}
 # Debian's optimisation, instrumented; -g1 gives reports file and line.
