@@ -14,6 +14,9 @@ PACKAGES=(
   libboost-dev
   libpaho-mqttpp-dev libpaho-mqtt-dev
   libcoap3-dev
+  # tools/scripts/build-tsan-libs.sh (--config=tsan): unpacks Debian's source packages of
+  # Abseil, protobuf and Paho MQTT C++ and builds them with -fsanitize=thread
+  dpkg-dev cmake ninja-build
   # the libFuzzer targets (tests/fuzz, bazel --config=fuzz): clang 14 and its runtimes
   clang libclang-rt-14-dev
   # tests and benchmark peers

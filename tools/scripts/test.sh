@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds everything and runs the whole test suite three ways:
+# Installs what is missing, builds everything and runs the whole test suite four ways:
 #   1. the normal build (bazel test //...);
 #   2. the same suite under AddressSanitizer + UBSan (--config=asan: every C++ test, and
 #      the end-to-end tests drive the sanitizer build of fwotad and fwota);
-#   3. every libFuzzer target for FWOTA_FUZZ_SECONDS (default 30) seconds each
+#   3. the concurrency-heavy tests (service, stores, adapters, updates) under
+#      ThreadSanitizer (--config=tsan, with the instrumented Abseil, protobuf and Paho MQTT
+#      C++ that tools/scripts/build-tsan-libs.sh builds once from Debian's sources);
+#   4. every libFuzzer target for FWOTA_FUZZ_SECONDS (default 30) seconds each
 #      (tests/fuzz/run_fuzzers.sh, clang --config=fuzz).
 # Prints Bazel's summaries and a last line "N passed, M failed" over all of them (test
 # cases from the JUnit XML every test writes; one case per fuzz target).
@@ -19,9 +22,13 @@ status=0
 counts=()
 
 # Counts the test cases of one run from its test.xml files: prints "passed failed skipped".
+# Arguments: the testlogs directory, then the run's target patterns (default //...), so
+# that only the tests that ran are counted.
 count_cases() {
   local testlogs="$1"
-  bazel query 'tests(//...)' 2>/dev/null > /tmp/fwota-tests.txt
+  shift
+  local patterns="${*:-//...}"
+  bazel query "tests(${patterns// / + })" 2>/dev/null > /tmp/fwota-tests.txt
   /usr/bin/python3 - "$testlogs" /tmp/fwota-tests.txt <<'PY'
 import os, sys
 import xml.etree.ElementTree as ET
@@ -56,22 +63,38 @@ print(passed, failed, skipped)
 PY
 }
 
-run_suite() {  # name, bazel flags...
+run_suite() {  # name, bazel flags... [-- target patterns; default //...]
   local name="$1"
   shift
-  echo "==== $name: bazel test //... $*" | tee -a "$LOG"
+  local flags=() targets=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do flags+=("$1"); shift; done
+  [ $# -eq 0 ] || shift
+  targets=("$@")
+  [ ${#targets[@]} -gt 0 ] || targets=(//...)
+  echo "==== $name: bazel test ${flags[*]} ${targets[*]}" | tee -a "$LOG"
   local start=$SECONDS
   # 2 cores: two jobs; every test is hermetic (temporary dirs, port 0).
-  bazel test //... --jobs=2 --local_test_jobs=2 "$@" 2>&1 | tee -a "$LOG"
+  bazel test --jobs=2 --local_test_jobs=2 "${flags[@]}" -- "${targets[@]}" 2>&1 | tee -a "$LOG"
   local code=${PIPESTATUS[0]}
   [ "$code" -eq 0 ] || status=$code
-  counts+=("$(count_cases "$(bazel info "$@" bazel-testlogs 2>/dev/null)")")
+  counts+=("$(count_cases "$(bazel info "${flags[@]}" bazel-testlogs 2>/dev/null)" "${targets[@]}")")
   echo "==== $name: $((SECONDS - start)) s" | tee -a "$LOG"
 }
 
 run_suite normal
 if [ "${FWOTA_SANITIZERS:-1}" != 0 ]; then
   run_suite asan --config=asan
+  echo "==== tsan-libs: tools/scripts/build-tsan-libs.sh" | tee -a "$LOG"
+  start=$SECONDS
+  if bash tools/scripts/build-tsan-libs.sh 2>&1 | tee -a "$LOG"; then  # pipefail: its status
+    echo "==== tsan-libs: $((SECONDS - start)) s" | tee -a "$LOG"
+    run_suite tsan --config=tsan -- \
+      //tests/service/... //tests/store/... //tests/adapters/... //tests/updates/...
+  else
+    # Without the instrumented libraries the TSan run is meaningless: count it failed.
+    status=1
+    counts+=("0 1 0")
+  fi
   echo "==== fuzz: tests/fuzz/run_fuzzers.sh ${FWOTA_FUZZ_SECONDS:-30}" | tee -a "$LOG"
   start=$SECONDS
   bash tests/fuzz/run_fuzzers.sh "${FWOTA_FUZZ_SECONDS:-30}" 2>&1 | tee /tmp/fwota-fuzz.log |
