@@ -30,7 +30,8 @@ ETAG, OBSERVE, URI_PATH, CONTENT_FORMAT, URI_QUERY, BLOCK2, SIZE2 = 4, 6, 11, 12
 
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from device_testlib import free_port, free_udp_port, wait_for  # noqa: E402,F401
+from device_testlib import (check_clean_exit, free_port, free_udp_port, stop_fwotad,  # noqa: E402,F401
+                            wait_for)
 
 
 def uint(value):
@@ -152,21 +153,10 @@ class CoapEndToEndTest(unittest.TestCase):
             if child.poll() is None:
                 child.kill()
                 child.wait()
-        stopped_here = self.fwotad.poll() is None
-        if stopped_here:
-            # A clean stop, so that a sanitizer build reports leaks (and fails) at exit.
-            self.fwotad.send_signal(signal.SIGTERM)
-            try:
-                self.fwotad.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.fwotad.kill()
-                self.fwotad.wait()
+        stopped_here = stop_fwotad(self.fwotad)
         log = self._log()
         self.log.close()
-        self.assertNotIn("Sanitizer", log)
-        self.assertNotIn("runtime error:", log)
-        if stopped_here:
-            self.assertEqual(self.fwotad.returncode, 0, log[-2000:])
+        check_clean_exit(self, log, self.fwotad, stopped_here)
 
     def _log(self):
         self.log.flush()

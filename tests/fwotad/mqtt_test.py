@@ -22,7 +22,8 @@ MOSQUITTO = "/usr/sbin/mosquitto"
 TOKEN = "MQTT_DEVICE_TOKEN"
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from device_testlib import free_port, free_udp_port, wait_for  # noqa: E402,F401
+from device_testlib import (check_clean_exit, free_port, free_udp_port, stop_fwotad,  # noqa: E402,F401
+                            wait_for)
 
 
 class MqttEndToEndTest(unittest.TestCase):
@@ -63,25 +64,14 @@ class MqttEndToEndTest(unittest.TestCase):
         if self.sub is not None:
             self.sub.kill()
             self.sub.wait()
-        stopped_here = self.fwotad is not None and self.fwotad.poll() is None
-        if stopped_here:
-            # A clean stop, so that a sanitizer build reports leaks (and fails) at exit.
-            self.fwotad.send_signal(signal.SIGTERM)
-            try:
-                self.fwotad.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.fwotad.kill()
-                self.fwotad.wait()
+        stopped_here = stop_fwotad(self.fwotad)
         self.broker.kill()
         self.broker.wait()
         self.log.flush()
         with open(self.log.name, errors="replace") as f:
             log = f.read()
         self.log.close()
-        self.assertNotIn("Sanitizer", log)
-        self.assertNotIn("runtime error:", log)
-        if stopped_here:
-            self.assertEqual(self.fwotad.returncode, 0, log[-2000:])
+        check_clean_exit(self, log, self.fwotad, stopped_here)
 
     @staticmethod
     def _connectable(port):

@@ -29,6 +29,13 @@ FLAGS="-O2 -g1 -fsanitize=thread -fno-omit-frame-pointer"
 RECIPE=1
 
 say() { echo "build-tsan-libs: $*"; }
+# Runs a command with its output in the log file given first; on failure shows the log's
+# end and stops.
+logged() {  # log file, command...
+  local log="$1"
+  shift
+  "$@" >"$log" 2>&1 || { tail -30 "$log"; exit 1; }
+}
 
 absl_version=$(dpkg-query -W -f='${Version}' libabsl20220623)
 protobuf_version=$(dpkg-query -W -f='${Version}' libprotobuf32)
@@ -86,11 +93,10 @@ if ! up_to_date abseil "$absl_stamp"; then
   say "abseil $absl_version: fetching"
   absl_dir=$(fetch abseil "$absl_version")
   say "abseil: configuring"
-  cmake -S "$absl_dir" -B absl-build "${cmake_common[@]}" \
-    -DBUILD_SHARED_LIBS=ON -DBUILD_TESTING=OFF >absl-cmake.log 2>&1 ||
-    { tail -30 absl-cmake.log; exit 1; }
+  logged absl-cmake.log cmake -S "$absl_dir" -B absl-build "${cmake_common[@]}" \
+    -DBUILD_SHARED_LIBS=ON -DBUILD_TESTING=OFF
   say "abseil: compiling ($JOBS jobs)"
-  ninja -C absl-build -j "$JOBS" >absl-build.log 2>&1 || { tail -30 absl-build.log; exit 1; }
+  logged absl-build.log ninja -C absl-build -j "$JOBS"
   rm -f "$TSAN_LIBS"/lib/libabsl_* "$TSAN_LIBS/lib/.abseil.stamp"
   find absl-build -name 'libabsl_*.so*' -exec cp -P {} "$TSAN_LIBS/lib/" \;
   echo "$absl_stamp" >"$TSAN_LIBS/lib/.abseil.stamp"
@@ -108,13 +114,11 @@ if ! up_to_date protobuf "$protobuf_stamp"; then
   say "protobuf $protobuf_version: fetching"
   protobuf_dir=$(fetch protobuf "$protobuf_version")
   say "protobuf: configuring"
-  cmake -S "$protobuf_dir/cmake" -B protobuf-build "${cmake_common[@]}" \
+  logged protobuf-cmake.log cmake -S "$protobuf_dir/cmake" -B protobuf-build "${cmake_common[@]}" \
     -DCMAKE_POSITION_INDEPENDENT_CODE=ON -Dprotobuf_BUILD_SHARED_LIBS=OFF \
-    -Dprotobuf_BUILD_TESTS=OFF -Dprotobuf_BUILD_PROTOC_BINARIES=OFF -Dprotobuf_WITH_ZLIB=ON \
-    >protobuf-cmake.log 2>&1 || { tail -30 protobuf-cmake.log; exit 1; }
+    -Dprotobuf_BUILD_TESTS=OFF -Dprotobuf_BUILD_PROTOC_BINARIES=OFF -Dprotobuf_WITH_ZLIB=ON
   say "protobuf: compiling libprotobuf ($JOBS jobs)"
-  ninja -C protobuf-build -j "$JOBS" libprotobuf >protobuf-build.log 2>&1 ||
-    { tail -30 protobuf-build.log; exit 1; }
+  logged protobuf-build.log ninja -C protobuf-build -j "$JOBS" libprotobuf
   rm -f "$TSAN_LIBS"/lib/libprotobuf* "$TSAN_LIBS/lib/.protobuf.stamp"
   g++ -shared -fsanitize=thread -o "$TSAN_LIBS/lib/libprotobuf.so.32.0.12" \
     -Wl,-soname,libprotobuf.so.32 -Wl,--version-script="$protobuf_dir/src/libprotobuf.map" \
@@ -132,11 +136,10 @@ if ! up_to_date paho "$paho_stamp"; then
   say "paho.mqtt.cpp $paho_version: fetching"
   paho_dir=$(fetch paho.mqtt.cpp "$paho_version")
   say "paho.mqtt.cpp: configuring"
-  cmake -S "$paho_dir" -B paho-build "${cmake_common[@]}" \
-    -DPAHO_BUILD_SHARED=TRUE -DPAHO_WITH_SSL=TRUE -DPAHO_BUILD_STATIC=FALSE \
-    >paho-cmake.log 2>&1 || { tail -30 paho-cmake.log; exit 1; }
+  logged paho-cmake.log cmake -S "$paho_dir" -B paho-build "${cmake_common[@]}" \
+    -DPAHO_BUILD_SHARED=TRUE -DPAHO_WITH_SSL=TRUE -DPAHO_BUILD_STATIC=FALSE
   say "paho.mqtt.cpp: compiling ($JOBS jobs)"
-  ninja -C paho-build -j "$JOBS" >paho-build.log 2>&1 || { tail -30 paho-build.log; exit 1; }
+  logged paho-build.log ninja -C paho-build -j "$JOBS"
   rm -f "$TSAN_LIBS"/lib/libpaho-mqttpp3* "$TSAN_LIBS/lib/.paho.stamp"
   find paho-build -name 'libpaho-mqttpp3.so*' -exec cp -P {} "$TSAN_LIBS/lib/" \;
   [ -e "$TSAN_LIBS/lib/libpaho-mqttpp3.so.1" ] || { say "no libpaho-mqttpp3.so.1 built"; exit 1; }
