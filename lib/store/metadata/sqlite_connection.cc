@@ -87,6 +87,25 @@ absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(const s
   });
 }
 
+absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::OpenReader(
+    const std::string& path) {
+  return CatchAll([&]() -> absl::StatusOr<std::unique_ptr<SqliteConnection>> {
+    auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE, kSqliteBusyTimeoutMs);
+    std::unique_ptr<SqliteConnection> connection(new SqliteConnection(std::move(db)));
+    const int version = connection->UserVersion();
+    if (version != SqliteSchemaVersion()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("sqlite metadata store: '", path, "' is at schema version ", version,
+                       " for its reader, expected ", SqliteSchemaVersion()));
+    }
+    SQLite::Database& database = connection->db();
+    database.exec("PRAGMA query_only=ON");
+    // Its reads are lookups by key (access tokens, ids): a smaller cache than the writer's.
+    database.exec("PRAGMA cache_size=-16384");
+    return connection;
+  });
+}
+
 SqliteConnection::SqliteConnection(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
 
 int SqliteConnection::UserVersion() { return db_->execAndGet("PRAGMA user_version").getInt(); }
@@ -135,6 +154,8 @@ bool SqliteConnection::InTransaction() const {
 }
 
 void SqliteConnection::Begin() { db_->exec("BEGIN IMMEDIATE"); }
+
+void SqliteConnection::BeginRead() { db_->exec("BEGIN"); }
 
 void SqliteConnection::Commit() { db_->exec("COMMIT"); }
 

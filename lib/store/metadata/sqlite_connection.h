@@ -50,6 +50,9 @@ class SqliteConnection {
   // kFailedPrecondition (before anything is changed), a file that is not a database
   // kDataLoss.
   static absl::StatusOr<std::unique_ptr<SqliteConnection>> Open(const std::string& path);
+  // A second connection to a database that Open already migrated, for read transactions
+  // only (PRAGMA query_only: a write fails).
+  static absl::StatusOr<std::unique_ptr<SqliteConnection>> OpenReader(const std::string& path);
 
   SqliteConnection(const SqliteConnection&) = delete;
   SqliteConnection& operator=(const SqliteConnection&) = delete;
@@ -62,8 +65,10 @@ class SqliteConnection {
 
   // True while a transaction is open (SQLite may end one by itself after some errors).
   bool InTransaction() const;
-  // BEGIN IMMEDIATE / COMMIT; throw SQLite::Exception.
+  // BEGIN IMMEDIATE / BEGIN (a read transaction: its snapshot starts at its first read)
+  // / COMMIT; throw SQLite::Exception.
   void Begin();
+  void BeginRead();
   void Commit();
   // Rolls back the open transaction, if any; never throws.
   void RollbackQuietly() noexcept;
