@@ -1,6 +1,8 @@
 // OtaService: the facade over the stores and the rules. See fwota/ota_service.h.
 #include "fwota/ota_service.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <set>
 
@@ -12,6 +14,7 @@
 #include <condition_variable>
 #include <deque>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -828,6 +831,7 @@ class OtaServiceImpl : public OtaService {
   // The logger: one thread that logs whatever reports queued up while it wrote the
   // previous group, in one append (a group commit).
   void LogReportsLoop() {
+    pthread_setname_np(pthread_self(), "fwota-logger");  // as top -H and perf show it
     while (true) {
       if (options_.apply_reports_in_background) {
         // Back pressure: the applier is too far behind (a read would have to apply all
@@ -875,6 +879,7 @@ class OtaServiceImpl : public OtaService {
   // and not applied. Under load, what was logged while it applied one batch is the next
   // batch, so batches grow with the rate.
   void ApplyReportsLoop() {
+    pthread_setname_np(pthread_self(), "fwota-applier");
     while (true) {
       {
         absl::MutexLock lock(&apply_mu_);
@@ -882,9 +887,17 @@ class OtaServiceImpl : public OtaService {
           return logged_through_ > applied_through_ || stopping_apply_;
         };
         apply_mu_.Await(absl::Condition(&work));
+        // A batch large enough to write each page once for many reports, or whatever
+        // came within kApplyMaxDelay.
+        auto batch = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(apply_mu_) {
+          return logged_through_ - applied_through_ >= kApplyMinBatch || stopping_apply_;
+        };
+        apply_mu_.AwaitWithTimeout(absl::Condition(&batch), kApplyMaxDelay);
         if (stopping_apply_) return;
       }
-      absl::Status applied = ApplyReports();
+      // One batch per transaction, so that the service's other transactions (which wait
+      // for this one) wait for one batch at most, not for a log that keeps growing.
+      absl::Status applied = ApplyReports(kApplyBatch);
       {
         absl::MutexLock lock(&apply_mu_);
         // While the store fails, the logger must not wait for the applier: the reports
@@ -1272,10 +1285,11 @@ class OtaServiceImpl : public OtaService {
   // so it sees every report acknowledged before it began. Only device- and key-facing
   // lookups that need none of that (access token, effective package, API key, blob
   // references, the audit of a failure) use the store directly.
-  absl::Status Transact(absl::FunctionRef<absl::Status(MetadataTransaction&)> body) {
+  absl::Status Transact(absl::FunctionRef<absl::Status(MetadataTransaction&)> body,
+                        int64_t max_reports = std::numeric_limits<int64_t>::max()) {
     int64_t through = -1;  // the applied mark after this transaction, if it moved
     absl::Status status = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
-      FWOTA_ASSIGN_OR_RETURN(through, ApplyReportLog(tx));
+      FWOTA_ASSIGN_OR_RETURN(through, ApplyReportLog(tx, max_reports));
       return body(tx);
     });
     if (status.ok() && through >= 0) {
@@ -1285,9 +1299,10 @@ class OtaServiceImpl : public OtaService {
     return status;
   }
 
-  // Applies the report log in a transaction of its own.
-  absl::Status ApplyReports() {
-    return Transact([](MetadataTransaction&) { return absl::OkStatus(); });
+  // Applies the report log (the oldest `max_reports` entries, at least one batch) in a
+  // transaction of its own.
+  absl::Status ApplyReports(int64_t max_reports = std::numeric_limits<int64_t>::max()) {
+    return Transact([](MetadataTransaction&) { return absl::OkStatus(); }, max_reports);
   }
 
   // At start-up: applies what a version with the log inside the database (schema 4) left
@@ -1318,18 +1333,19 @@ class OtaServiceImpl : public OtaService {
     return metadata_.report_log().Truncate(applied_through_);
   }
 
-  // Applies every entry of the report log above the applied mark to statuses and
-  // history within the caller's transaction, kApplyBatch entries at a time (bounded
-  // memory), and moves the mark. Returns the new mark, or -1 when there was nothing to
-  // apply.
-  absl::StatusOr<int64_t> ApplyReportLog(MetadataTransaction& tx) {
+  // Applies the entries of the report log above the applied mark (every one, or batches
+  // until `max_reports` are applied) to statuses and history within the caller's
+  // transaction, kApplyBatch entries at a time (bounded memory), and moves the mark.
+  // Returns the new mark, or -1 when there was nothing to apply.
+  absl::StatusOr<int64_t> ApplyReportLog(MetadataTransaction& tx, int64_t max_reports) {
     FWOTA_ASSIGN_OR_RETURN(const int64_t mark, tx.GetReportsAppliedThrough());
     int64_t through = mark;
-    while (true) {
+    for (int64_t applied = 0; applied < max_reports;) {
       FWOTA_ASSIGN_OR_RETURN(std::vector<LoggedReport> log,
                              metadata_.report_log().ReadAfter(through, kApplyBatch));
       if (log.empty()) break;
       through = log.back().seq;
+      applied += static_cast<int64_t>(log.size());
       FWOTA_RETURN_IF_ERROR(ApplyLoggedReports(tx, log));
       if (static_cast<int>(log.size()) < kApplyBatch) break;
     }
@@ -1831,11 +1847,15 @@ class OtaServiceImpl : public OtaService {
   static constexpr int64_t kReaderTtlMillis = 10000;
   // Notices (and silent statuses) handled per transaction.
   static constexpr int64_t kDrainBatch = 512;
+  // The applier waits for this many reports, or kApplyMaxDelay: batches of a few hundred
+  // write nearly as many pages as reports, batches of tens of thousands far fewer.
+  static constexpr int64_t kApplyMinBatch = 16384;
+  static constexpr absl::Duration kApplyMaxDelay = absl::Milliseconds(200);
   // Log entries applied at a time (bounded memory).
   static constexpr int kApplyBatch = 65536;
   // The logger waits while this many logged reports are not applied yet: the most a read
   // may have to apply first.
-  static constexpr int64_t kMaxUnapplied = 4 * 65536;
+  static constexpr int64_t kMaxUnapplied = 2 * kApplyBatch;
   absl::Mutex reports_mu_;
   std::deque<PendingReport*> pending_reports_ ABSL_GUARDED_BY(reports_mu_);
   bool stopping_reports_ ABSL_GUARDED_BY(reports_mu_) = false;

@@ -3,7 +3,8 @@
 // (INITIATED + attributes through the Notifier), skips stale ones, survives a restart
 // without losing or repeating one; the stall detector re-notifies and then fails silent
 // devices; device moves and new devices are queued; reports are group-committed into the
-// report log, which every read applies first and a restart (even after a kill) applies.
+// report log, which a thread of the service applies, every read applies first, and a
+// restart (even after a kill) applies.
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -189,8 +190,8 @@ class UpdateProcessTest : public ::testing::TestWithParam<StoreKind> {
     ASSERT_OK(service_->RecordDeviceReport(d.access_token(), r));
   }
 
-  // The report log as the store holds it (read past the service, which would apply it).
-  // The entries of the store's report log that are not applied yet.
+  // The entries of the store's report log that are not applied yet (read past the
+  // service, which would apply them).
   std::vector<LoggedReport> LoggedReports() {
     int64_t mark = 0;
     EXPECT_OK(metadata_->RunInTransaction([&](MetadataTransaction& tx) -> absl::Status {

@@ -153,7 +153,7 @@ struct OtaServiceOptions {
   // Device reports are written ahead into the store's report log and acknowledged; a
   // thread of the service applies the log to statuses and history meanwhile (true, the
   // default). false: the log is applied only by the next call that reads or changes the
-  // update process, at start-up, and when 262,144 reports wait: fewer, larger batches
+  // update process, at start-up, and when 131,072 reports wait: fewer, larger batches
   // for a fleet whose progress is seldom read, and a fixed point for tests. Either way,
   // every read sees every report acknowledged before it.
   bool apply_reports_in_background = true;

@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS report (
 )sql";
 
 absl::StatusOr<std::unique_ptr<SQLite::Database>> OpenLogConnection(const std::string& path) {
-  auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE,
+  ConfigureSqliteOnce();
+  auto db = std::make_unique<SQLite::Database>(path, kSqliteOpenFlags | SQLite::OPEN_CREATE,
                                                kSqliteBusyTimeoutMs);
   // The header first: a file that is not a database fails here, before anything changes.
   const int version = db->execAndGet("PRAGMA user_version").getInt();

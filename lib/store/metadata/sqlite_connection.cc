@@ -21,6 +21,17 @@ absl::Status NewerSchemaError(int found) {
 
 }  // namespace
 
+void ConfigureSqliteOnce() {
+  static const bool configured = [] {
+    // Before SQLite initializes (else SQLITE_MISUSE, harmless: an embedder that already
+    // uses SQLite keeps its settings). Without it, every allocation of SQLite takes a
+    // process-wide mutex to keep statistics that fwota never reads.
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return true;
+  }();
+  (void)configured;
+}
+
 absl::Status StatusFromSqliteCode(int code, absl::string_view what) {
   const std::string message = absl::StrCat("sqlite metadata store: ", what);
   switch (code & 0xff) {  // the primary code of an extended one
@@ -53,8 +64,9 @@ absl::Status StatusFromException(const std::exception& e) {
 }
 
 absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(const std::string& path) {
+  ConfigureSqliteOnce();
   return CatchAll([&]() -> absl::StatusOr<std::unique_ptr<SqliteConnection>> {
-    auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE,
+    auto db = std::make_unique<SQLite::Database>(path, kSqliteOpenFlags | SQLite::OPEN_CREATE,
                                                  kSqliteBusyTimeoutMs);
     std::unique_ptr<SqliteConnection> connection(new SqliteConnection(std::move(db)));
     // Reading the header first: a file that is not a database fails here, and a newer
@@ -90,7 +102,7 @@ absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(const s
 absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::OpenReader(
     const std::string& path) {
   return CatchAll([&]() -> absl::StatusOr<std::unique_ptr<SqliteConnection>> {
-    auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE, kSqliteBusyTimeoutMs);
+    auto db = std::make_unique<SQLite::Database>(path, kSqliteOpenFlags, kSqliteBusyTimeoutMs);
     std::unique_ptr<SqliteConnection> connection(new SqliteConnection(std::move(db)));
     const int version = connection->UserVersion();
     if (version != SqliteSchemaVersion()) {

@@ -6,6 +6,7 @@
 #define FWOTA_STORE_METADATA_SQLITE_CONNECTION_H_
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
 
 #include <exception>
 #include <memory>
@@ -17,6 +18,16 @@
 
 namespace fwota {
 namespace metadata_internal {
+
+// How every connection of the stores is opened: read-write, and without SQLite's own
+// per-connection mutex (SQLITE_OPEN_NOMUTEX), which would be taken and released on every
+// bind, step and column read: each connection and its statements are used under a mutex
+// of the store that owns it, one thread at a time.
+inline const int kSqliteOpenFlags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+
+// Turns off SQLite's memory statistics (a process-wide mutex on every allocation) if
+// SQLite is not initialized yet. Called before the stores open a connection.
+void ConfigureSqliteOnce();
 
 // How long a statement waits for another process's lock before answering kUnavailable.
 inline constexpr int kSqliteBusyTimeoutMs = 5000;
