@@ -1850,7 +1850,7 @@ class OtaServiceImpl : public OtaService {
   // The applier waits for this many reports, or kApplyMaxDelay: batches of a few hundred
   // write nearly as many pages as reports, batches of tens of thousands far fewer.
   static constexpr int64_t kApplyMinBatch = 32768;
-  static constexpr absl::Duration kApplyMaxDelay = absl::Seconds(1);
+  static constexpr absl::Duration kApplyMaxDelay = absl::Milliseconds(200);
   // Log entries applied at a time (bounded memory).
   static constexpr int kApplyBatch = 65536;
   // The logger waits while this many logged reports are not applied yet: the most a read
