@@ -112,8 +112,10 @@ absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::OpenReader(
     }
     SQLite::Database& database = connection->db();
     database.exec("PRAGMA query_only=ON");
-    // Its reads are lookups by key (access tokens, ids): a smaller cache than the writer's.
-    database.exec("PRAGMA cache_size=-16384");
+    // The same cache as the writer's: the report logger looks up every report's access
+    // token here, spread over the whole device table and its token index (with 16 MiB,
+    // 100,000 devices made a lookup 14.6 us instead of 7.9). It grows only as used.
+    database.exec("PRAGMA cache_size=-65536");
     return connection;
   });
 }
