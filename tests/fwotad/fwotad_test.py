@@ -329,6 +329,12 @@ class LongPollTest(unittest.TestCase):
             self.assertEqual((pushed["fw_title"], pushed["fw_version"], pushed["fw_size"]),
                              ("lp", "1", len(b"long poll image")))
             self.assertEqual(pushed["deleted"], ["fw_url"])
+            # The worker logs a drain when DrainNotices returns, after the push that
+            # answered the poll: wait for the line instead of racing it.
+            deadline = time.time() + 20
+            while ('msg="notices sent" sent=1' not in server.read_log()
+                   and time.time() < deadline):
+                time.sleep(0.05)
             self.assertIn('msg="notices sent" sent=1', server.read_log())
             # A poll parked at shutdown is answered at once (408), not after its timeout.
             poll = subprocess.Popen(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", base +
