@@ -1,4 +1,4 @@
-"""What the transport end-to-end tests of fwotad share: free loopback ports, waiting, and
+"""What the end-to-end tests of fwotad share: free loopback ports, waiting, and
 a clean stop of fwotad checked for sanitizer reports."""
 
 import signal

@@ -13,6 +13,9 @@ import unittest
 
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from device_testlib import wait_for  # noqa: E402
+
 # The fwotad binary: the first argument (Bazel passes its runfiles path).
 FWOTAD = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1 else "bazel-bin/tools/fwotad/fwotad"
 
@@ -331,10 +334,8 @@ class LongPollTest(unittest.TestCase):
             self.assertEqual(pushed["deleted"], ["fw_url"])
             # The worker logs a drain when DrainNotices returns, after the push that
             # answered the poll: wait for the line instead of racing it.
-            deadline = time.time() + 20
-            while ('msg="notices sent" sent=1' not in server.read_log()
-                   and time.time() < deadline):
-                time.sleep(0.05)
+            wait_for(lambda: 'msg="notices sent" sent=1' in server.read_log(),
+                     "the worker's drain log line")
             self.assertIn('msg="notices sent" sent=1', server.read_log())
             # A poll parked at shutdown is answered at once (408), not after its timeout.
             poll = subprocess.Popen(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", base +
