@@ -42,6 +42,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -186,6 +187,8 @@ void Check(bool ok, const std::string& what) {
   X(absl::Status, AppendReport, (const LoggedReport& a), (a))                                  \
   X(absl::StatusOr<std::vector<LoggedReport>>, ListReports, (int a), (a))                      \
   X(absl::Status, DeleteReportsThrough, (int64_t a), (a))                                      \
+  X(absl::StatusOr<int64_t>, GetReportsAppliedThrough, (), ())                                  \
+  X(absl::Status, SetReportsAppliedThrough, (int64_t a), (a))                                   \
   X(absl::Status, AppendAudit, (const AuditEvent& a), (a))                                     \
   X(absl::StatusOr<Page<AuditEvent>>, ListAudit, (absl::string_view a, const PageQuery& b),    \
     (a, b))
@@ -203,7 +206,8 @@ constexpr const char* kMethodNames[] = {
 #undef FWOTA_BENCH_NAME
 };
 
-// Updated only inside transactions, which the store runs one at a time.
+// Updated only inside transactions, which the store runs one at a time (one set for the
+// writing transactions, one for the read transactions).
 struct CallStats {
   std::array<int64_t, kMethodCount> calls{};
   std::array<int64_t, kMethodCount> nanos{};
@@ -232,66 +236,140 @@ class ProfiledTransaction final : public MetadataTransaction {
   CallStats& stats_;
 };
 
+// Times the calls of the store's report log (from several threads).
+class ProfiledReportLog final : public ReportLog {
+ public:
+  explicit ProfiledReportLog(ReportLog& inner) : inner_(inner) {}
+
+  absl::Status Append(std::vector<LoggedReport>& reports) override {
+    return Timed(kAppend, [&] { return inner_.Append(reports); });
+  }
+  absl::StatusOr<std::vector<LoggedReport>> ReadAfter(int64_t after, int limit) override {
+    return Timed(kReadAfter, [&] { return inner_.ReadAfter(after, limit); });
+  }
+  absl::Status Truncate(int64_t seq) override {
+    return Timed(kTruncate, [&] { return inner_.Truncate(seq); });
+  }
+  absl::Status SkipThrough(int64_t seq) override {
+    return Timed(kSkipThrough, [&] { return inner_.SkipThrough(seq); });
+  }
+
+  void PrintAndReset(double items) {
+    static constexpr const char* kNames[] = {"Append", "ReadAfter", "Truncate", "SkipThrough"};
+    std::printf("    %-26s %10s %10s %10s %12s\n", "ReportLog call", "calls", "total s",
+                "us/call", "us per item");
+    for (int m = 0; m < kCount; ++m) {
+      const int64_t calls = calls_[m].exchange(0);
+      const int64_t nanos = nanos_[m].exchange(0);
+      if (calls == 0) continue;
+      std::printf("    %-26s %10" PRId64 " %10.3f %10.2f %12.2f\n", kNames[m], calls, nanos / 1e9,
+                  nanos / 1e3 / static_cast<double>(calls), nanos / 1e3 / items);
+    }
+  }
+
+ private:
+  enum { kAppend, kReadAfter, kTruncate, kSkipThrough, kCount };
+  template <typename F>
+  std::invoke_result_t<F> Timed(int m, F f) {
+    const auto start = Clock::now();
+    auto out = f();
+    nanos_[m].fetch_add(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
+    calls_[m].fetch_add(1);
+    return out;
+  }
+
+  ReportLog& inner_;
+  std::array<std::atomic<int64_t>, kCount> calls_{};
+  std::array<std::atomic<int64_t>, kCount> nanos_{};
+};
+
 class ProfiledStore final : public MetadataStore {
  public:
-  explicit ProfiledStore(MetadataStore& inner) : inner_(inner) {}
+  explicit ProfiledStore(MetadataStore& inner) : inner_(inner), log_(inner.report_log()) {}
 
   absl::Status RunInTransaction(
       absl::FunctionRef<absl::Status(MetadataTransaction&)> body) override {
-    const auto start = Clock::now();
-    absl::Status s = inner_.RunInTransaction([&](MetadataTransaction& tx) {
-      const auto body_start = Clock::now();
-      ProfiledTransaction profiled(tx, stats_);
-      absl::Status out = body(profiled);
-      stats_.body_nanos +=
-          std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - body_start)
-              .count();
-      return out;
-    });
-    transactions_.fetch_add(1);
-    total_nanos_.fetch_add(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
-    return s;
+    return Profile(writes_, body, [&](auto f) { return inner_.RunInTransaction(f); });
   }
+
+  absl::Status RunInReadTransaction(
+      absl::FunctionRef<absl::Status(MetadataTransaction&)> body) override {
+    return Profile(reads_, body, [&](auto f) { return inner_.RunInReadTransaction(f); });
+  }
+
+  ReportLog& report_log() override { return log_; }
 
   // Prints what happened since the last call, per `items` (devices, notices, reports), and
   // starts counting again. Call while no transaction runs.
   void PrintAndReset(absl::string_view phase, int64_t items) {
-    const int64_t tx = transactions_.exchange(0);
-    const int64_t total = total_nanos_.exchange(0);
-    CallStats stats;
-    std::swap(stats, stats_);
     const double per = items > 0 ? static_cast<double>(items) : 1.0;
     std::printf("\n  profile of %s (%" PRId64 " items):\n", std::string(phase).c_str(), items);
-    std::printf("    transactions %" PRId64 ", %.1f items each; wall in RunInTransaction %.3f s"
-                " (sum over callers), in bodies %.3f s, BEGIN+COMMIT+waiting %.3f s\n",
-                tx, tx > 0 ? per / tx : 0.0, total / 1e9, stats.body_nanos / 1e9,
-                (total - stats.body_nanos) / 1e9);
-    std::vector<int> order;
-    for (int m = 0; m < kMethodCount; ++m) {
-      if (stats.calls[m] > 0) order.push_back(m);
-    }
-    std::sort(order.begin(), order.end(),
-              [&](int a, int b) { return stats.nanos[a] > stats.nanos[b]; });
-    std::printf("    %-26s %10s %10s %10s %12s\n", "MetadataTransaction call", "calls",
-                "total s", "us/call", "us per item");
-    int64_t in_calls = 0;
-    for (int m : order) {
-      in_calls += stats.nanos[m];
-      std::printf("    %-26s %10" PRId64 " %10.3f %10.2f %12.2f\n", kMethodNames[m],
-                  stats.calls[m], stats.nanos[m] / 1e9,
-                  stats.nanos[m] / 1e3 / static_cast<double>(stats.calls[m]),
-                  stats.nanos[m] / 1e3 / per);
-    }
-    std::printf("    %-26s %10s %10.3f %10s %12.2f\n", "(service code in bodies)", "",
-                (stats.body_nanos - in_calls) / 1e9, "", (stats.body_nanos - in_calls) / 1e3 / per);
+    writes_.PrintAndReset("writing transactions", per);
+    reads_.PrintAndReset("read transactions", per);
+    log_.PrintAndReset(per);
   }
 
  private:
+  struct Kind {
+    CallStats stats;
+    std::atomic<int64_t> transactions{0};
+    std::atomic<int64_t> total_nanos{0};
+
+    void PrintAndReset(const char* what, double per) {
+      const int64_t tx = transactions.exchange(0);
+      const int64_t total = total_nanos.exchange(0);
+      CallStats taken;
+      std::swap(taken, stats);
+      if (tx == 0) return;
+      std::printf("    %s %" PRId64 ", %.1f items each; wall in them %.3f s (sum over callers),"
+                  " in bodies %.3f s, BEGIN+COMMIT+waiting %.3f s\n",
+                  what, tx, per / tx, total / 1e9, taken.body_nanos / 1e9,
+                  (total - taken.body_nanos) / 1e9);
+      std::vector<int> order;
+      for (int m = 0; m < kMethodCount; ++m) {
+        if (taken.calls[m] > 0) order.push_back(m);
+      }
+      std::sort(order.begin(), order.end(),
+                [&](int a, int b) { return taken.nanos[a] > taken.nanos[b]; });
+      std::printf("    %-26s %10s %10s %10s %12s\n", "MetadataTransaction call", "calls",
+                  "total s", "us/call", "us per item");
+      int64_t in_calls = 0;
+      for (int m : order) {
+        in_calls += taken.nanos[m];
+        std::printf("    %-26s %10" PRId64 " %10.3f %10.2f %12.2f\n", kMethodNames[m],
+                    taken.calls[m], taken.nanos[m] / 1e9,
+                    taken.nanos[m] / 1e3 / static_cast<double>(taken.calls[m]),
+                    taken.nanos[m] / 1e3 / per);
+      }
+      std::printf("    %-26s %10s %10.3f %10s %12.2f\n", "(service code in bodies)", "",
+                  (taken.body_nanos - in_calls) / 1e9, "", (taken.body_nanos - in_calls) / 1e3 / per);
+    }
+  };
+
+  template <typename Run>
+  static absl::Status Profile(Kind& kind, absl::FunctionRef<absl::Status(MetadataTransaction&)> body,
+                              Run run) {
+    const auto start = Clock::now();
+    absl::Status s = run([&](MetadataTransaction& tx) {
+      const auto body_start = Clock::now();
+      ProfiledTransaction profiled(tx, kind.stats);
+      absl::Status out = body(profiled);
+      kind.stats.body_nanos +=
+          std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - body_start)
+              .count();
+      return out;
+    });
+    kind.transactions.fetch_add(1);
+    kind.total_nanos.fetch_add(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
+    return s;
+  }
+
   MetadataStore& inner_;
-  CallStats stats_;
-  std::atomic<int64_t> transactions_{0};
-  std::atomic<int64_t> total_nanos_{0};
+  ProfiledReportLog log_;
+  Kind writes_;
+  Kind reads_;
 };
 
 // ---------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 // OtaService: the facade over the stores and the rules. See fwota/ota_service.h.
 #include "fwota/ota_service.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <set>
 
@@ -12,6 +14,7 @@
 #include <condition_variable>
 #include <deque>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -148,7 +151,7 @@ class OtaServiceImpl : public OtaService {
 
   absl::Status Recover() {
     // Reports acknowledged before the last stop (or crash) may wait in the report log.
-    FWOTA_RETURN_IF_ERROR(ApplyReports());
+    FWOTA_RETURN_IF_ERROR(RecoverReportLog());
     absl::MutexLock lock(&blob_mu_);
     FWOTA_RETURN_IF_ERROR(blobs_.RemoveIncompleteWrites());
     std::vector<std::string> referenced;
@@ -776,15 +779,14 @@ class OtaServiceImpl : public OtaService {
     return wanted;
   }
 
-  // Reports are written ahead: the writer thread appends every report queued so far to
-  // the store's report log in one transaction (one fsync, a group commit) and then wakes
-  // their callers, so each caller returns once its report is durable: a log entry is one
-  // small row at the end of one table. The log is applied to statuses and history later
-  // (ApplyReportLog): by the writer after kApplyThreshold reports, and at the start of
-  // every other transaction of the service (Transact), so whatever reads or changes the
-  // update process sees every acknowledged report. Applied tens of thousands at a time,
-  // sorted by device, the reports write each page of the status table and of the
-  // history's per-device index about once per batch instead of once per report.
+  // Reports are written ahead: the logger thread appends every report queued so far to
+  // the store's report log in one write (one fsync, a group commit) and then wakes their
+  // callers, so each caller returns once its report is durable. The report log is apart
+  // from the metadata's transactions: the applier thread applies it to statuses and
+  // history meanwhile, in batches sorted by device (ApplyReportLog), and so does every
+  // other transaction of the service before its own work (Transact), so whatever reads
+  // or changes the update process sees every acknowledged report. Logging and applying
+  // thus run side by side; the logger waits only when kMaxUnapplied reports are behind.
   absl::Status RecordDeviceReport(absl::string_view access_token,
                                   const DeviceReport& report) override {
     FWOTA_RETURN_IF_ERROR(CheckType(report.type));
@@ -795,12 +797,17 @@ class OtaServiceImpl : public OtaService {
     int64_t group = 0;
     {
       absl::MutexLock lock(&reports_mu_);
-      if (!report_writer_.joinable()) report_writer_ = std::thread([this] { WriteReportsLoop(); });
+      if (!report_logger_.joinable()) {
+        report_logger_ = std::thread([this] { LogReportsLoop(); });
+        if (options_.apply_reports_in_background) {
+          report_applier_ = std::thread([this] { ApplyReportsLoop(); });
+        }
+      }
       pending_reports_.push_back(&mine);
       group = next_report_group_;
     }
-    // The writer wakes a whole group with one broadcast (one system call, where waking
-    // each reporter on its own condition costs the writer one per report), on the
+    // The logger wakes a whole group with one broadcast (one system call, where waking
+    // each reporter on its own condition costs the logger one per report), on the
     // condition variable of the group's parity: the reporters already queued for the
     // next group sleep on.
     std::unique_lock<std::mutex> lock(acks_mu_);
@@ -813,14 +820,36 @@ class OtaServiceImpl : public OtaService {
       absl::MutexLock lock(&reports_mu_);
       stopping_reports_ = true;
     }
-    if (report_writer_.joinable()) report_writer_.join();
+    if (report_logger_.joinable()) report_logger_.join();  // logs what is queued first
+    {
+      absl::MutexLock lock(&apply_mu_);
+      stopping_apply_ = true;
+    }
+    if (report_applier_.joinable()) report_applier_.join();
   }
 
-  // The report writer: one thread that logs whatever reports queued up while it wrote
-  // the previous group, in one transaction (a group commit), and applies the log once
-  // it holds about kApplyThreshold reports.
-  void WriteReportsLoop() {
+  // The logger: one thread that logs whatever reports queued up while it wrote the
+  // previous group, in one append (a group commit).
+  void LogReportsLoop() {
+    pthread_setname_np(pthread_self(), "fwota-logger");  // as top -H and perf show it
     while (true) {
+      if (options_.apply_reports_in_background) {
+        // Back pressure: the applier is too far behind (a read would have to apply all
+        // of it first). Reporters queue up meanwhile and go as one group.
+        absl::MutexLock lock(&apply_mu_);
+        auto caught_up = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(apply_mu_) {
+          return logged_through_ - applied_through_ < kMaxUnapplied || apply_failing_;
+        };
+        apply_mu_.Await(absl::Condition(&caught_up));
+      } else {
+        bool behind = false;
+        {
+          absl::MutexLock lock(&apply_mu_);
+          behind = logged_through_ - applied_through_ >= kMaxUnapplied;
+        }
+        // A failure leaves the log as it is; the next transaction applies it.
+        if (behind) ApplyReports().IgnoreError();
+      }
       std::deque<PendingReport*> batch;
       int64_t group = 0;
       {
@@ -833,19 +862,61 @@ class OtaServiceImpl : public OtaService {
         batch.swap(pending_reports_);
         group = next_report_group_++;
       }
-      LogReports(batch);
-      // Counted before the acknowledgement, after which the callers' reports are gone.
-      const int64_t logged = std::count_if(batch.begin(), batch.end(),
-                                           [](const PendingReport* p) { return p->result.ok(); });
+      const int64_t last_seq = LogReports(batch);
       {
         std::lock_guard<std::mutex> lock(acks_mu_);
         acked_group_ = group;
       }
       acked_[group % 2].notify_all();
-      if (unapplied_reports_.fetch_add(logged) + logged >= kApplyThreshold) {
-        // A failure leaves the log as it was (the transaction rolls back); the next
-        // transaction of the service applies it.
-        ApplyReports().IgnoreError();
+      if (last_seq > 0) {
+        absl::MutexLock lock(&apply_mu_);
+        logged_through_ = std::max(logged_through_, last_seq);
+      }
+    }
+  }
+
+  // The applier: one thread that applies the report log while there is anything logged
+  // and not applied. Under load, what was logged while it applied one batch is the next
+  // batch, so batches grow with the rate.
+  void ApplyReportsLoop() {
+    pthread_setname_np(pthread_self(), "fwota-applier");
+    while (true) {
+      {
+        absl::MutexLock lock(&apply_mu_);
+        auto work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(apply_mu_) {
+          return logged_through_ > applied_through_ || stopping_apply_;
+        };
+        apply_mu_.Await(absl::Condition(&work));
+        // A batch large enough to write each page once for many reports, or whatever
+        // came within kApplyMaxDelay.
+        auto batch = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(apply_mu_) {
+          return logged_through_ - applied_through_ >= kApplyMinBatch || stopping_apply_;
+        };
+        apply_mu_.AwaitWithTimeout(absl::Condition(&batch), kApplyMaxDelay);
+        if (stopping_apply_) return;
+      }
+      // One batch per transaction, so that the service's other transactions (which wait
+      // for this one) wait for one batch at most, not for a log that keeps growing.
+      absl::Status applied = ApplyReports(kApplyBatch);
+      {
+        absl::MutexLock lock(&apply_mu_);
+        // While the store fails, the logger must not wait for the applier: the reports
+        // stay in the log, and the next transaction that works applies them.
+        apply_failing_ = !applied.ok();
+      }
+      if (!applied.ok()) {
+        absl::SleepFor(absl::Milliseconds(100));
+        continue;
+      }
+      int64_t through = 0;
+      {
+        absl::MutexLock lock(&apply_mu_);
+        through = applied_through_;
+      }
+      // Applied entries are dropped from the log; a failure leaves them, and the applied
+      // mark keeps them from being applied twice.
+      if (through > truncated_through_ && metadata_.report_log().Truncate(through).ok()) {
+        truncated_through_ = through;
       }
     }
   }
@@ -1168,99 +1239,141 @@ class OtaServiceImpl : public OtaService {
     absl::Status result;  // set by the writer before it acknowledges the group
   };
 
-  // Logs `batch` in one transaction; if that fails as a whole (a store error), each
-  // report on its own, so one bad report fails alone.
-  void LogReports(const std::deque<PendingReport*>& batch) {
-    absl::Status all = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+  // Logs `batch` in one append: the access tokens are looked up in one read transaction,
+  // beside whatever transaction applies the log meanwhile. Sets each report's result
+  // (kUnauthenticated for an unknown token) and returns the last seq logged (0: none).
+  int64_t LogReports(const std::deque<PendingReport*>& batch) {
+    std::vector<LoggedReport> entries;
+    std::vector<PendingReport*> logged;
+    absl::Status looked_up = metadata_.RunInReadTransaction([&](MetadataTransaction& tx) {
+      entries.clear();
+      logged.clear();
       for (PendingReport* p : batch) {
-        p->result = LogReport(tx, *p);
-        if (!p->result.ok() && !absl::IsUnauthenticated(p->result)) return p->result;
+        absl::StatusOr<Device> device = tx.FindDeviceByAccessToken(p->access_token);
+        if (absl::IsNotFound(device.status())) {
+          p->result = absl::UnauthenticatedError("Invalid device access token");
+          continue;
+        }
+        FWOTA_RETURN_IF_ERROR(device.status());
+        const DeviceReport& report = *p->report;
+        LoggedReport& entry = entries.emplace_back();
+        entry.tenant_id = device->tenant_id();
+        entry.device_id = device->id();
+        entry.type = report.type;
+        entry.state = report.state;
+        entry.error = report.error;
+        entry.current_title = report.current_title;
+        entry.current_version = report.current_version;
+        entry.created_time = p->now;
+        logged.push_back(p);
       }
       return absl::OkStatus();
     });
-    if (all.ok() || batch.size() == 1) {
-      if (!all.ok()) batch[0]->result = all;
-      return;
+    absl::Status appended =
+        looked_up.ok() ? metadata_.report_log().Append(entries) : looked_up;
+    if (!appended.ok()) {
+      for (PendingReport* p : batch) {
+        if (p->result.ok()) p->result = appended;
+      }
+      return 0;
     }
-    for (PendingReport* p : batch) {
-      absl::Status one = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
-        p->result = LogReport(tx, *p);
-        return absl::IsUnauthenticated(p->result) ? absl::OkStatus() : p->result;
-      });
-      if (!one.ok()) p->result = one;
-    }
-  }
-
-  // Appends one device report to the report log inside a transaction: kUnauthenticated
-  // (nothing written) for an unknown token.
-  absl::Status LogReport(MetadataTransaction& tx, const PendingReport& pending) {
-    absl::StatusOr<Device> device = tx.FindDeviceByAccessToken(pending.access_token);
-    if (absl::IsNotFound(device.status())) {
-      return absl::UnauthenticatedError("Invalid device access token");
-    }
-    FWOTA_RETURN_IF_ERROR(device.status());
-    const DeviceReport& report = *pending.report;
-    LoggedReport entry;
-    entry.tenant_id = device->tenant_id();
-    entry.device_id = device->id();
-    entry.type = report.type;
-    entry.state = report.state;
-    entry.error = report.error;
-    entry.current_title = report.current_title;
-    entry.current_version = report.current_version;
-    entry.created_time = pending.now;
-    return tx.AppendReport(entry);
+    return entries.empty() ? 0 : entries.back().seq;
   }
 
   // Runs `body` in one transaction that first applies the report log: every service call
   // that reads or changes statuses, history, notices or assignments goes through here,
   // so it sees every report acknowledged before it began. Only device- and key-facing
   // lookups that need none of that (access token, effective package, API key, blob
-  // references, the audit of a failure) use the store directly: a fleet's polling then
-  // does not cut the log into small batches.
-  absl::Status Transact(absl::FunctionRef<absl::Status(MetadataTransaction&)> body) {
-    bool applied = false;
+  // references, the audit of a failure) use the store directly.
+  absl::Status Transact(absl::FunctionRef<absl::Status(MetadataTransaction&)> body,
+                        int64_t max_reports = std::numeric_limits<int64_t>::max()) {
+    int64_t through = -1;  // the applied mark after this transaction, if it moved
     absl::Status status = metadata_.RunInTransaction([&](MetadataTransaction& tx) {
-      FWOTA_ASSIGN_OR_RETURN(applied, ApplyReportLog(tx));
+      FWOTA_ASSIGN_OR_RETURN(through, ApplyReportLog(tx, max_reports));
       return body(tx);
     });
-    if (status.ok() && applied) unapplied_reports_.store(0);
+    if (status.ok() && through >= 0) {
+      absl::MutexLock lock(&apply_mu_);
+      applied_through_ = std::max(applied_through_, through);
+    }
     return status;
   }
 
-  // Applies the report log in a transaction of its own.
-  absl::Status ApplyReports() {
-    return Transact([](MetadataTransaction&) { return absl::OkStatus(); });
+  // Applies the report log (the oldest `max_reports` entries, at least one batch) in a
+  // transaction of its own.
+  absl::Status ApplyReports(int64_t max_reports = std::numeric_limits<int64_t>::max()) {
+    return Transact([](MetadataTransaction&) { return absl::OkStatus(); }, max_reports);
   }
 
-  // Applies the whole report log to statuses and history and empties it, within the
-  // caller's transaction, kApplyBatch entries at a time (bounded memory). Each batch is
-  // sorted by device and type, each device's reports kept in arrival order: the writes
-  // then walk the status table, its key index and the history's per-device index in key
-  // order, each page written once per batch rather than once per report, and a device
-  // that reported several times has its status written once. Returns whether there was
-  // anything to apply.
-  absl::StatusOr<bool> ApplyReportLog(MetadataTransaction& tx) {
-    for (bool applied = false;; applied = true) {
-      FWOTA_ASSIGN_OR_RETURN(std::vector<LoggedReport> log, tx.ListReports(kApplyBatch));
-      if (log.empty()) return applied;
-      const int64_t last_seq = log.back().seq;
-      std::stable_sort(log.begin(), log.end(), [](const LoggedReport& a, const LoggedReport& b) {
-        return std::tie(a.device_id, a.type) < std::tie(b.device_id, b.type);
-      });
-      for (size_t begin = 0; begin < log.size();) {
-        size_t end = begin + 1;
-        while (end < log.size() && log[end].device_id == log[begin].device_id &&
-               log[end].type == log[begin].type) {
-          ++end;
-        }
-        FWOTA_RETURN_IF_ERROR(
-            ApplyDeviceReports(tx, absl::MakeConstSpan(log).subspan(begin, end - begin)));
-        begin = end;
+  // At start-up: applies what a version with the log inside the database (schema 4) left
+  // there, makes sure the report log gives seqs above the applied mark (a lost or
+  // replaced log file must not make new reports look applied), and applies the log.
+  absl::Status RecoverReportLog() {
+    int64_t mark = 0;
+    FWOTA_RETURN_IF_ERROR(metadata_.RunInTransaction([&](MetadataTransaction& tx) {
+      while (true) {
+        FWOTA_ASSIGN_OR_RETURN(std::vector<LoggedReport> log, tx.ListReports(kApplyBatch));
+        if (log.empty()) break;
+        const int64_t last_seq = log.back().seq;
+        FWOTA_RETURN_IF_ERROR(ApplyLoggedReports(tx, log));
+        FWOTA_RETURN_IF_ERROR(tx.DeleteReportsThrough(last_seq));
       }
-      FWOTA_RETURN_IF_ERROR(tx.DeleteReportsThrough(last_seq));
-      if (static_cast<int>(log.size()) < kApplyBatch) return true;
+      FWOTA_ASSIGN_OR_RETURN(mark, tx.GetReportsAppliedThrough());
+      return absl::OkStatus();
+    }));
+    FWOTA_RETURN_IF_ERROR(metadata_.report_log().SkipThrough(mark));
+    {
+      absl::MutexLock lock(&apply_mu_);
+      applied_through_ = logged_through_ = mark;
     }
+    FWOTA_RETURN_IF_ERROR(ApplyReports());
+    absl::MutexLock lock(&apply_mu_);
+    truncated_through_ = applied_through_;
+    logged_through_ = std::max(logged_through_, applied_through_);
+    return metadata_.report_log().Truncate(applied_through_);
+  }
+
+  // Applies the entries of the report log above the applied mark (every one, or batches
+  // until `max_reports` are applied) to statuses and history within the caller's
+  // transaction, kApplyBatch entries at a time (bounded memory), and moves the mark.
+  // Returns the new mark, or -1 when there was nothing to apply.
+  absl::StatusOr<int64_t> ApplyReportLog(MetadataTransaction& tx, int64_t max_reports) {
+    FWOTA_ASSIGN_OR_RETURN(const int64_t mark, tx.GetReportsAppliedThrough());
+    int64_t through = mark;
+    for (int64_t applied = 0; applied < max_reports;) {
+      FWOTA_ASSIGN_OR_RETURN(std::vector<LoggedReport> log,
+                             metadata_.report_log().ReadAfter(through, kApplyBatch));
+      if (log.empty()) break;
+      through = log.back().seq;
+      applied += static_cast<int64_t>(log.size());
+      FWOTA_RETURN_IF_ERROR(ApplyLoggedReports(tx, log));
+      if (static_cast<int>(log.size()) < kApplyBatch) break;
+    }
+    if (through == mark) return -1;
+    FWOTA_RETURN_IF_ERROR(tx.SetReportsAppliedThrough(through));
+    return through;
+  }
+
+  // Applies `log` (entries in arrival order). Sorted by device and type, each device's
+  // reports kept in arrival order: the writes then walk the status table, its key index
+  // and the history's per-device index in key order, each page written once per batch
+  // rather than once per report, and a device that reported several times has its
+  // status written once.
+  absl::Status ApplyLoggedReports(MetadataTransaction& tx, std::vector<LoggedReport>& log) {
+    std::stable_sort(log.begin(), log.end(), [](const LoggedReport& a, const LoggedReport& b) {
+      return std::tie(a.device_id, a.type) < std::tie(b.device_id, b.type);
+    });
+    for (size_t begin = 0; begin < log.size();) {
+      size_t end = begin + 1;
+      while (end < log.size() && log[end].device_id == log[begin].device_id &&
+             log[end].type == log[begin].type) {
+        ++end;
+      }
+      FWOTA_RETURN_IF_ERROR(
+          ApplyDeviceReports(tx, absl::MakeConstSpan(log).subspan(begin, end - begin)));
+      begin = end;
+    }
+    return absl::OkStatus();
   }
 
   // Applies one device's logged reports of one type, oldest first, through the state
@@ -1734,12 +1847,15 @@ class OtaServiceImpl : public OtaService {
   static constexpr int64_t kReaderTtlMillis = 10000;
   // Notices (and silent statuses) handled per transaction.
   static constexpr int64_t kDrainBatch = 512;
-  // Reports in the log when the writer applies it (every other transaction of the
-  // service applies it too). The larger, the fewer page writes per report; the writer
-  // logs nothing while it applies, so the reporters waiting then wait that long.
-  static constexpr int kApplyThreshold = 65536;
-  // Log entries applied at a time.
+  // The applier waits for this many reports, or kApplyMaxDelay: batches of a few hundred
+  // write nearly as many pages as reports, batches of tens of thousands far fewer.
+  static constexpr int64_t kApplyMinBatch = 32768;
+  static constexpr absl::Duration kApplyMaxDelay = absl::Milliseconds(200);
+  // Log entries applied at a time (bounded memory).
   static constexpr int kApplyBatch = 65536;
+  // The logger waits while this many logged reports are not applied yet: the most a read
+  // may have to apply first.
+  static constexpr int64_t kMaxUnapplied = 2 * kApplyBatch;
   absl::Mutex reports_mu_;
   std::deque<PendingReport*> pending_reports_ ABSL_GUARDED_BY(reports_mu_);
   bool stopping_reports_ ABSL_GUARDED_BY(reports_mu_) = false;
@@ -1750,11 +1866,17 @@ class OtaServiceImpl : public OtaService {
   std::mutex acks_mu_;
   std::condition_variable acked_[2];
   int64_t acked_group_ = 0;  // guarded by acks_mu_
-  // About how many reports wait in the log: the writer adds what it logs, a transaction
-  // that applied the log resets it (a report logged meanwhile may go uncounted: this only
-  // decides when the writer applies the log, never whether a read does).
-  std::atomic<int64_t> unapplied_reports_{0};
-  std::thread report_writer_;  // started with the first report
+  // How far this process logged and knows the log applied (seqs), for the applier's
+  // wake-ups and the logger's back pressure. Reads never rely on them: Transact applies
+  // whatever is above the mark stored in the metadata.
+  absl::Mutex apply_mu_;
+  int64_t logged_through_ ABSL_GUARDED_BY(apply_mu_) = 0;
+  int64_t applied_through_ ABSL_GUARDED_BY(apply_mu_) = 0;
+  bool apply_failing_ ABSL_GUARDED_BY(apply_mu_) = false;
+  bool stopping_apply_ ABSL_GUARDED_BY(apply_mu_) = false;
+  int64_t truncated_through_ = 0;  // the applier's (and Recover's, before it starts)
+  std::thread report_logger_;   // started with the first report
+  std::thread report_applier_;  // started with the first report
   absl::Mutex activity_mu_;
   absl::flat_hash_map<std::pair<std::string, int>, int64_t> activity_
       ABSL_GUARDED_BY(activity_mu_);

@@ -3,7 +3,8 @@
 // (INITIATED + attributes through the Notifier), skips stale ones, survives a restart
 // without losing or repeating one; the stall detector re-notifies and then fails silent
 // devices; device moves and new devices are queued; reports are group-committed into the
-// report log, which every read applies first and a restart (even after a kill) applies.
+// report log, which a thread of the service applies, every read applies first, and a
+// restart (even after a kill) applies.
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -11,6 +12,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <string>
@@ -119,6 +121,7 @@ class UpdateProcessTest : public ::testing::TestWithParam<StoreKind> {
     options.clock = &clock_;
     options.notifier = &notifier_;
     options.upload_buffer_size = 4096;
+    options.apply_reports_in_background = apply_in_background_;
     ASSERT_OK_AND_ASSIGN(service_, OtaService::Create(options));
   }
 
@@ -187,8 +190,23 @@ class UpdateProcessTest : public ::testing::TestWithParam<StoreKind> {
     ASSERT_OK(service_->RecordDeviceReport(d.access_token(), r));
   }
 
-  // The report log as the store holds it (read past the service, which would apply it).
+  // The entries of the store's report log that are not applied yet (read past the
+  // service, which would apply them).
   std::vector<LoggedReport> LoggedReports() {
+    int64_t mark = 0;
+    EXPECT_OK(metadata_->RunInTransaction([&](MetadataTransaction& tx) -> absl::Status {
+      absl::StatusOr<int64_t> applied = tx.GetReportsAppliedThrough();
+      if (!applied.ok()) return applied.status();
+      mark = *applied;
+      return absl::OkStatus();
+    }));
+    absl::StatusOr<std::vector<LoggedReport>> log = metadata_->report_log().ReadAfter(mark, 1000);
+    EXPECT_OK(log.status());
+    return log.ok() ? *std::move(log) : std::vector<LoggedReport>();
+  }
+
+  // The entries that a version with the report log inside the database (schema 4) left.
+  std::vector<LoggedReport> Schema4LoggedReports() {
     std::vector<LoggedReport> out;
     EXPECT_OK(metadata_->RunInTransaction([&](MetadataTransaction& tx) -> absl::Status {
       absl::StatusOr<std::vector<LoggedReport>> log = tx.ListReports(1000);
@@ -197,6 +215,13 @@ class UpdateProcessTest : public ::testing::TestWithParam<StoreKind> {
       return absl::OkStatus();
     }));
     return out;
+  }
+
+  // Restarts the service with reports applied only by reads (and at start-up), so a
+  // test can see them wait in the log.
+  void StartServiceApplyingOnlyOnReads() {
+    apply_in_background_ = false;
+    StartService();
   }
 
   // The device's status as the store holds it, without the service applying the log.
@@ -215,6 +240,7 @@ class UpdateProcessTest : public ::testing::TestWithParam<StoreKind> {
   FakeClock clock_;
   RecordingNotifier notifier_;
   std::unique_ptr<MetadataStore> metadata_;
+  bool apply_in_background_ = true;
   std::unique_ptr<BlobStore> blobs_;
   std::unique_ptr<OtaService> service_;
   TenantContext a_;
@@ -551,6 +577,7 @@ TEST_P(UpdateProcessTest, ConcurrentReportsAreAllRecorded) {
 }
 
 TEST_P(UpdateProcessTest, AcknowledgedReportsWaitInTheLogAndEveryReadSeesThem) {
+  StartServiceApplyingOnlyOnReads();
   ASSERT_OK(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, fw1_.id()));
   ASSERT_OK(service_->DrainNotices(100));
   // Written ahead: acknowledged, the report is in the log and not yet in the status.
@@ -578,6 +605,7 @@ TEST_P(UpdateProcessTest, AcknowledgedReportsWaitInTheLogAndEveryReadSeesThem) {
 }
 
 TEST_P(UpdateProcessTest, LoggedReportsKeepEachDevicesOrder) {
+  StartServiceApplyingOnlyOnReads();
   ASSERT_OK(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, fw1_.id()));
   ASSERT_OK(service_->DrainNotices(100));
   // Interleaved, all in the log at once; applied sorted by device, each device's in the
@@ -614,6 +642,7 @@ TEST_P(UpdateProcessTest, StallSweepSeesAReportStillInTheLog) {
   StallPolicy policy;
   policy.silence_millis[kInitiated] = 10 * kMinute;
   policy.silence_millis[kDownloading] = 5 * kMinute;
+  StartServiceApplyingOnlyOnReads();
   ASSERT_OK(service_->AssignDevicePackage(a_, devices_[0].id(), FIRMWARE, fw1_.id()));
   ASSERT_OK(service_->DrainNotices(10));
   clock_.Advance(9 * kMinute);
@@ -632,18 +661,18 @@ TEST_P(UpdateProcessTest, LoggedReportOfADeletedDeviceIsSkipped) {
   ASSERT_OK(service_->DrainNotices(100));
   // The device goes between its report and the log's application (through the store:
   // the service itself applies the log before it deletes a device).
-  ASSERT_OK(metadata_->RunInTransaction([&](MetadataTransaction& tx) -> absl::Status {
-    for (const Device* d : {&devices_[0], &devices_[1]}) {
-      LoggedReport r;
-      r.tenant_id = a_.tenant_id;
-      r.device_id = d->id();
-      r.type = FIRMWARE;
-      r.state = "DOWNLOADING";
-      r.created_time = clock_.NowMillis();
-      FWOTA_RETURN_IF_ERROR(tx.AppendReport(r));
-    }
-    return tx.DeleteDevice(devices_[0].id());
-  }));
+  std::vector<LoggedReport> reports;
+  for (const Device* d : {&devices_[0], &devices_[1]}) {
+    LoggedReport& r = reports.emplace_back();
+    r.tenant_id = a_.tenant_id;
+    r.device_id = d->id();
+    r.type = FIRMWARE;
+    r.state = "DOWNLOADING";
+    r.created_time = clock_.NowMillis();
+  }
+  ASSERT_OK(metadata_->report_log().Append(reports));
+  ASSERT_OK(metadata_->RunInTransaction(
+      [&](MetadataTransaction& tx) { return tx.DeleteDevice(devices_[0].id()); }));
   EXPECT_EQ(Status(devices_[1]).state(), kDownloading);
   EXPECT_TRUE(LoggedReports().empty());
   EXPECT_THAT(service_->GetUpdateStatus(a_, devices_[0].id(), FIRMWARE),
@@ -651,6 +680,7 @@ TEST_P(UpdateProcessTest, LoggedReportOfADeletedDeviceIsSkipped) {
 }
 
 TEST_P(UpdateProcessTest, ReportsLeftInTheLogAreAppliedWhenTheServiceStarts) {
+  StartServiceApplyingOnlyOnReads();
   ASSERT_OK(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, fw1_.id()));
   ASSERT_OK(service_->DrainNotices(100));
   Report(devices_[0], "DOWNLOADING");
@@ -661,6 +691,66 @@ TEST_P(UpdateProcessTest, ReportsLeftInTheLogAreAppliedWhenTheServiceStarts) {
   // Applied by the start itself, before any read of the service.
   EXPECT_TRUE(LoggedReports().empty());
   EXPECT_EQ(StoredStatus(devices_[0]).state(), ::fwota::v1::UPDATE_STATE_DOWNLOADED);
+  EXPECT_THAT(History(devices_[0]), ElementsAre("QUEUED/server", "INITIATED/server",
+                                                "DOWNLOADING/device", "DOWNLOADED/device"));
+}
+
+// A database written by a version that kept the report log inside it (schema 4): what
+// that version acknowledged and left there is applied when the service starts.
+TEST_P(UpdateProcessTest, ReportsLeftInASchema4LogAreAppliedWhenTheServiceStarts) {
+  ASSERT_OK(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, fw1_.id()));
+  ASSERT_OK(service_->DrainNotices(100));
+  service_.reset();
+  ASSERT_OK(metadata_->RunInTransaction([&](MetadataTransaction& tx) -> absl::Status {
+    for (const char* state : {"DOWNLOADING", "DOWNLOADED"}) {
+      LoggedReport r;
+      r.tenant_id = a_.tenant_id;
+      r.device_id = devices_[1].id();
+      r.type = FIRMWARE;
+      r.state = state;
+      r.created_time = clock_.NowMillis();
+      FWOTA_RETURN_IF_ERROR(tx.AppendReport(r));
+    }
+    return absl::OkStatus();
+  }));
+  StartService();
+  EXPECT_TRUE(Schema4LoggedReports().empty());
+  EXPECT_EQ(StoredStatus(devices_[1]).state(), ::fwota::v1::UPDATE_STATE_DOWNLOADED);
+  EXPECT_THAT(History(devices_[1]), ElementsAre("QUEUED/server", "INITIATED/server",
+                                                "DOWNLOADING/device", "DOWNLOADED/device"));
+}
+
+// By default the service applies the log on its own, without waiting for a read.
+TEST_P(UpdateProcessTest, ReportsAreAppliedInTheBackground) {
+  ASSERT_OK(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, fw1_.id()));
+  ASSERT_OK(service_->DrainNotices(100));
+  for (const Device& d : devices_) Report(d, "DOWNLOADING");
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (StoredStatus(devices_.back()).state() != kDownloading && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  for (const Device& d : devices_) EXPECT_EQ(StoredStatus(d).state(), kDownloading) << d.name();
+  EXPECT_TRUE(LoggedReports().empty());
+}
+
+// The applied mark lives in the metadata, the entries in the report log's own file. A
+// log file lost (or left behind in a restore) must not make new reports look applied:
+// the new log numbers its entries above the mark.
+TEST_P(UpdateProcessTest, NewReportsCountAfterTheReportLogFileWasLost) {
+  if (!GetParam().sqlite) GTEST_SKIP() << "only the SQLite store keeps its log in a file";
+  ASSERT_OK(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, fw1_.id()));
+  ASSERT_OK(service_->DrainNotices(100));
+  for (const Device& d : devices_) Report(d, "DOWNLOADING");
+  EXPECT_EQ(Status(devices_[0]).state(), kDownloading);  // applied: the mark moved
+  service_.reset();
+  metadata_.reset();
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::remove(absl::StrCat(dir_, "/fwota.db-reports", suffix).c_str());
+  }
+  ASSERT_OK_AND_ASSIGN(metadata_, OpenSqliteMetadataStore(dir_ + "/fwota.db"));
+  StartService();
+  Report(devices_[0], "DOWNLOADED");
+  EXPECT_EQ(Status(devices_[0]).state(), ::fwota::v1::UPDATE_STATE_DOWNLOADED);
   EXPECT_THAT(History(devices_[0]), ElementsAre("QUEUED/server", "INITIATED/server",
                                                 "DOWNLOADING/device", "DOWNLOADED/device"));
 }
@@ -699,6 +789,7 @@ TEST_P(UpdateProcessTest, AcknowledgedReportsSurviveAKilledProcess) {
     OtaServiceOptions options;
     options.metadata = store->get();
     options.blobs = blobs.get();
+    options.apply_reports_in_background = false;  // every report left in the log
     absl::StatusOr<std::unique_ptr<OtaService>> service = OtaService::Create(options);
     if (!service.ok()) _exit(3);
     for (const Device& d : devices_) {

@@ -68,11 +68,12 @@ void FinishPage(const PageQuery& query, Page<T>& page) {
 }
 
 // A device report that was acknowledged and is not yet applied to the device's status
-// and history: one entry of the report log. The service writes reports ahead into this
-// log (one small row each, appended) and applies the log to the status and history
-// tables later in large batches; the state machine runs then.
+// and history: one entry of the report log. The service writes reports ahead into the
+// store's ReportLog (one small entry each, appended with one fsync per group) and applies
+// the log to the status and history tables later, in large batches sorted by device, on
+// a thread of its own; the state machine runs then.
 struct LoggedReport {
-  int64_t seq = 0;  // given by AppendReport: larger than that of every entry in the log
+  int64_t seq = 0;  // given by the log: larger than that of every entry appended before
   std::string tenant_id;
   std::string device_id;
   OtaPackageType type = ::fwota::v1::OTA_PACKAGE_TYPE_UNSPECIFIED;
@@ -216,11 +217,19 @@ class MetadataTransaction {
   virtual absl::Status DeleteNotice(int64_t seq) = 0;
   virtual absl::StatusOr<int64_t> CountNotices() = 0;
 
-  // Report log, in arrival order. AppendReport ignores report.seq and gives the next one;
-  // it answers kFailedPrecondition for an empty device id and kInvalidArgument for a type
-  // that is neither FIRMWARE nor SOFTWARE. The device id is no checked reference:
-  // deleting the device leaves its entries (whoever applies the log skips a device that
-  // is gone), so that an append costs no lookup and no index.
+  // How far the report log is applied: every entry of MetadataStore::report_log() whose
+  // seq is at most this is in the statuses and history. 0 at first. Set in the same
+  // transaction as the writes of what was applied, so a crash never applies an entry
+  // twice or loses one.
+  virtual absl::StatusOr<int64_t> GetReportsAppliedThrough() = 0;
+  // kInvalidArgument for a negative seq.
+  virtual absl::Status SetReportsAppliedThrough(int64_t seq) = 0;
+
+  // The report log of schema version 4, kept inside the database (table device_report).
+  // OtaService no longer writes it: it drains what a previous version left there once,
+  // at start-up, before it reads report_log(). In arrival order. AppendReport ignores
+  // report.seq and gives the next one; it answers kFailedPrecondition for an empty device
+  // id and kInvalidArgument for a type that is neither FIRMWARE nor SOFTWARE.
   virtual absl::Status AppendReport(const LoggedReport& report) = 0;
   // The oldest `limit` entries, seq filled in.
   virtual absl::StatusOr<std::vector<LoggedReport>> ListReports(int limit) = 0;
@@ -231,6 +240,29 @@ class MetadataTransaction {
   virtual absl::Status AppendAudit(const AuditEvent& event) = 0;
   virtual absl::StatusOr<Page<AuditEvent>> ListAudit(absl::string_view tenant_id,
                                                      const PageQuery& query) = 0;
+};
+
+// The report log: device reports written ahead, in arrival order, apart from the
+// store's transactions, so that appending a group of reports never waits for a
+// transaction that applies earlier ones (and the reverse). An entry is durable once
+// Append returns. Entries are read by seq and dropped once applied (the applied mark
+// lives in the metadata, MetadataTransaction::GetReportsAppliedThrough). Thread-safe.
+class ReportLog {
+ public:
+  virtual ~ReportLog() = default;
+
+  // Appends `reports` in order, durably and atomically (all or none), giving each the
+  // next seq: larger than every seq this log ever gave, and than the last SkipThrough.
+  // kFailedPrecondition for an entry without a device id, kInvalidArgument for a type
+  // that is neither FIRMWARE nor SOFTWARE (nothing is appended then).
+  virtual absl::Status Append(std::vector<LoggedReport>& reports) = 0;
+  // Up to `limit` entries whose seq is larger than `after`, oldest first.
+  virtual absl::StatusOr<std::vector<LoggedReport>> ReadAfter(int64_t after, int limit) = 0;
+  // Drops every entry whose seq is at most `seq`.
+  virtual absl::Status Truncate(int64_t seq) = 0;
+  // Makes every later seq larger than `seq`. For a log that was lost or replaced while
+  // the metadata says it was applied through `seq`: new entries must not look applied.
+  virtual absl::Status SkipThrough(int64_t seq) = 0;
 };
 
 // Thread-safe: transactions from several threads run one after another (or, for stores
@@ -246,6 +278,18 @@ class MetadataStore {
   // call RunInTransaction again.
   virtual absl::Status RunInTransaction(
       absl::FunctionRef<absl::Status(MetadataTransaction&)> body) = 0;
+
+  // Runs `body`, which only reads, in one transaction that sees a consistent snapshot.
+  // Stores that can run it alongside a writing transaction (the SQLite store, on a
+  // connection of its own); by default it is simply RunInTransaction. A write inside
+  // answers an error.
+  virtual absl::Status RunInReadTransaction(
+      absl::FunctionRef<absl::Status(MetadataTransaction&)> body) {
+    return RunInTransaction(body);
+  }
+
+  // The store's report log; lives as long as the store.
+  virtual ReportLog& report_log() = 0;
 };
 
 }  // namespace fwota

@@ -18,11 +18,16 @@ int SqliteSchemaVersion();
 // schema migrated to SqliteSchemaVersion() in one transaction per step. A database
 // written by a newer libfwota answers kFailedPrecondition; a file that is not a SQLite
 // database answers kDataLoss. The returned store is thread-safe.
+//
+// Its report log is a second SQLite database beside it, at `path` + "-reports" (WAL,
+// synchronous=FULL), so that appending reports and applying them never wait for each
+// other's write lock. Keep (back up, move) the two files together. Read transactions
+// run on a connection of their own, alongside the writing one.
 absl::StatusOr<std::unique_ptr<MetadataStore>> OpenSqliteMetadataStore(
     const std::string& path);
 
-// A store that keeps everything in memory (lost when destroyed). Thread-safe. Same
-// semantics as the SQLite store; for tests and for embedders with their own persistence.
+// A store that keeps everything in memory, its report log too (lost when destroyed).
+// Thread-safe. Same semantics as the SQLite store; for tests and for embedders with their own persistence.
 std::unique_ptr<MetadataStore> NewMemoryMetadataStore();
 
 }  // namespace fwota

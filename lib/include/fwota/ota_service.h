@@ -150,6 +150,13 @@ struct OtaServiceOptions {
   // Where sent notices go (the transports' connected devices). Default: none (devices
   // learn of their update when they ask for their attributes). Must outlive the service.
   Notifier* notifier = nullptr;
+  // Device reports are written ahead into the store's report log and acknowledged; a
+  // thread of the service applies the log to statuses and history meanwhile (true, the
+  // default). false: the log is applied only by the next call that reads or changes the
+  // update process, at start-up, and when 131,072 reports wait: fewer, larger batches
+  // for a fleet whose progress is seldom read, and a fixed point for tests. Either way,
+  // every read sees every report acknowledged before it.
+  bool apply_reports_in_background = true;
   // Test hook: called at named points of multi-step operations ("upload.blob_written",
   // "upload.blob_committed", "delete.metadata_deleted") so crash tests can kill the
   // process exactly there. Default: none.

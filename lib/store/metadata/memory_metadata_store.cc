@@ -19,6 +19,7 @@
 #include "fwota/metadata_stores.h"
 #include "fwota/status_macros.h"
 #include "lib/store/metadata/metadata_errors.h"
+#include "lib/store/metadata/report_logs.h"
 
 namespace fwota {
 namespace {
@@ -43,6 +44,7 @@ struct MemoryState {
   int64_t next_notice_seq = 1;
   // The report log by seq, and the next seq to give.
   std::map<int64_t, LoggedReport> reports;
+  int64_t reports_applied_through = 0;
   int64_t next_report_seq = 1;
 };
 
@@ -552,6 +554,19 @@ class MemoryTransaction final : public MetadataTransaction {
     return absl::OkStatus();
   }
 
+  absl::StatusOr<int64_t> GetReportsAppliedThrough() override {
+    return state_.reports_applied_through;
+  }
+
+  absl::Status SetReportsAppliedThrough(int64_t seq) override {
+    if (seq < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("report log: applied mark ", seq, " is negative"));
+    }
+    state_.reports_applied_through = seq;
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<int64_t> RetargetProfileMembers(absl::string_view profile_id,
                                                  OtaPackageType type, const UpdateStatus& status,
                                                  const UpdateEvent& event,
@@ -823,9 +838,12 @@ class MemoryMetadataStore final : public MetadataStore {
     return status;
   }
 
+  ReportLog& report_log() override { return *log_; }
+
  private:
   absl::Mutex mu_;
   MemoryState state_ ABSL_GUARDED_BY(mu_);
+  const std::unique_ptr<ReportLog> log_ = metadata_internal::NewMemoryReportLog();
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 #define FWOTA_STORE_METADATA_SQLITE_CONNECTION_H_
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
 
 #include <exception>
 #include <memory>
@@ -17,6 +18,16 @@
 
 namespace fwota {
 namespace metadata_internal {
+
+// How every connection of the stores is opened: read-write, and without SQLite's own
+// per-connection mutex (SQLITE_OPEN_NOMUTEX), which would be taken and released on every
+// bind, step and column read: each connection and its statements are used under a mutex
+// of the store that owns it, one thread at a time.
+inline const int kSqliteOpenFlags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+
+// Turns off SQLite's memory statistics (a process-wide mutex on every allocation) if
+// SQLite is not initialized yet. Called before the stores open a connection.
+void ConfigureSqliteOnce();
 
 // How long a statement waits for another process's lock before answering kUnavailable.
 inline constexpr int kSqliteBusyTimeoutMs = 5000;
@@ -50,6 +61,9 @@ class SqliteConnection {
   // kFailedPrecondition (before anything is changed), a file that is not a database
   // kDataLoss.
   static absl::StatusOr<std::unique_ptr<SqliteConnection>> Open(const std::string& path);
+  // A second connection to a database that Open already migrated, for read transactions
+  // only (PRAGMA query_only: a write fails).
+  static absl::StatusOr<std::unique_ptr<SqliteConnection>> OpenReader(const std::string& path);
 
   SqliteConnection(const SqliteConnection&) = delete;
   SqliteConnection& operator=(const SqliteConnection&) = delete;
@@ -62,8 +76,10 @@ class SqliteConnection {
 
   // True while a transaction is open (SQLite may end one by itself after some errors).
   bool InTransaction() const;
-  // BEGIN IMMEDIATE / COMMIT; throw SQLite::Exception.
+  // BEGIN IMMEDIATE / BEGIN (a read transaction: its snapshot starts at its first read)
+  // / COMMIT; throw SQLite::Exception.
   void Begin();
+  void BeginRead();
   void Commit();
   // Rolls back the open transaction, if any; never throws.
   void RollbackQuietly() noexcept;

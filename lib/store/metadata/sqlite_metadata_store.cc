@@ -20,6 +20,7 @@
 #include "fwota/metadata_stores.h"
 #include "fwota/status_macros.h"
 #include "lib/store/metadata/metadata_errors.h"
+#include "lib/store/metadata/report_logs.h"
 #include "lib/store/metadata/sqlite_connection.h"
 #include "lib/store/metadata/sqlite_rows.h"
 
@@ -727,6 +728,29 @@ class SqliteTransaction final : public MetadataTransaction {
     });
   }
 
+  absl::StatusOr<int64_t> GetReportsAppliedThrough() override {
+    return Run([&]() -> absl::StatusOr<int64_t> {
+      Query q(connection_, "SELECT applied_through FROM report_log_state WHERE id = 1");
+      if (!q->executeStep()) {
+        return absl::DataLossError("sqlite metadata store: report_log_state has no row");
+      }
+      return ReadInt64(*q, 0);
+    });
+  }
+
+  absl::Status SetReportsAppliedThrough(int64_t seq) override {
+    if (seq < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("report log: applied mark ", seq, " is negative"));
+    }
+    return Run([&]() -> absl::Status {
+      Query q(connection_, "UPDATE report_log_state SET applied_through = ?1 WHERE id = 1");
+      q->bind(1, static_cast<int64_t>(seq));
+      q->exec();
+      return absl::OkStatus();
+    });
+  }
+
   // Audit log.
   absl::Status AppendAudit(const AuditEvent& event) override {
     FWOTA_RETURN_IF_ERROR(metadata_internal::CheckIdPresent(metadata_internal::kAudit, event.id()));
@@ -930,20 +954,41 @@ class SqliteTransaction final : public MetadataTransaction {
 // ---------------------------------------------------------------------------------------
 // The store.
 
-// Thread-safe: one connection, one transaction at a time under `mu_`. BEGIN IMMEDIATE
-// takes SQLite's write lock up front, so another process on the same file waits (up to
-// the busy timeout) at the start instead of failing halfway.
+// Thread-safe: one writing connection, one transaction at a time under `mu_`; read
+// transactions on a second connection under `read_mu_`, beside the writing one (WAL
+// gives each a consistent snapshot). BEGIN IMMEDIATE takes SQLite's write lock up front,
+// so another process on the same file waits (up to the busy timeout) at the start
+// instead of failing halfway.
 class SqliteMetadataStore final : public MetadataStore {
  public:
-  explicit SqliteMetadataStore(std::unique_ptr<SqliteConnection> connection)
-      : connection_(std::move(connection)) {}
+  SqliteMetadataStore(std::unique_ptr<SqliteConnection> connection,
+                      std::unique_ptr<SqliteConnection> reader, std::unique_ptr<ReportLog> log)
+      : connection_(std::move(connection)), reader_(std::move(reader)), log_(std::move(log)) {}
 
   absl::Status RunInTransaction(
       absl::FunctionRef<absl::Status(MetadataTransaction&)> body) override {
     absl::MutexLock lock(&mu_);
-    SqliteConnection& connection = *connection_;
+    return Run(*connection_, body, /*write=*/true);
+  }
+
+  absl::Status RunInReadTransaction(
+      absl::FunctionRef<absl::Status(MetadataTransaction&)> body) override {
+    if (reader_ == nullptr) return RunInTransaction(body);  // an in-memory database
+    absl::MutexLock lock(&read_mu_);
+    return Run(*reader_, body, /*write=*/false);
+  }
+
+  ReportLog& report_log() override { return *log_; }
+
+ private:
+  static absl::Status Run(SqliteConnection& connection,
+                          absl::FunctionRef<absl::Status(MetadataTransaction&)> body, bool write) {
     FWOTA_RETURN_IF_ERROR(CatchAll([&] {
-      connection.Begin();
+      if (write) {
+        connection.Begin();
+      } else {
+        connection.BeginRead();
+      }
       return absl::OkStatus();
     }));
     absl::Status status;
@@ -973,9 +1018,11 @@ class SqliteMetadataStore final : public MetadataStore {
     return commit;
   }
 
- private:
   absl::Mutex mu_;
   std::unique_ptr<SqliteConnection> connection_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex read_mu_;
+  std::unique_ptr<SqliteConnection> reader_ ABSL_GUARDED_BY(read_mu_);
+  std::unique_ptr<ReportLog> log_;
 };
 
 }  // namespace
@@ -983,7 +1030,17 @@ class SqliteMetadataStore final : public MetadataStore {
 absl::StatusOr<std::unique_ptr<MetadataStore>> OpenSqliteMetadataStore(const std::string& path) {
   FWOTA_ASSIGN_OR_RETURN(std::unique_ptr<SqliteConnection> connection,
                          SqliteConnection::Open(path));
-  return std::unique_ptr<MetadataStore>(new SqliteMetadataStore(std::move(connection)));
+  if (path == ":memory:") {  // a private database: no second connection sees it
+    return std::unique_ptr<MetadataStore>(new SqliteMetadataStore(
+        std::move(connection), nullptr, metadata_internal::NewMemoryReportLog()));
+  }
+  // Opened after the writer migrated the schema.
+  FWOTA_ASSIGN_OR_RETURN(std::unique_ptr<SqliteConnection> reader,
+                         SqliteConnection::OpenReader(path));
+  FWOTA_ASSIGN_OR_RETURN(std::unique_ptr<ReportLog> log,
+                         metadata_internal::OpenSqliteReportLog(path + "-reports"));
+  return std::unique_ptr<MetadataStore>(
+      new SqliteMetadataStore(std::move(connection), std::move(reader), std::move(log)));
 }
 
 }  // namespace fwota

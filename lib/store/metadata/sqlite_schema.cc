@@ -190,11 +190,24 @@ CREATE TABLE device_report (
 );
 )sql";
 
+// Version 5: the report log moved to a database of its own (see OpenSqliteReportLog);
+// this one keeps how far it is applied, written in the transaction that applies. The
+// device_report table of version 4 stays until a later version: OtaService drains what
+// a previous version left in it at start-up.
+constexpr absl::string_view kSchemaV5 = R"sql(
+CREATE TABLE report_log_state (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  applied_through INTEGER NOT NULL CHECK (applied_through >= 0)
+);
+INSERT INTO report_log_state (id, applied_through) VALUES (1, 0);
+)sql";
+
 constexpr SqliteMigration kMigrations[] = {
     {1, "initial schema", kSchemaV1},
     {2, "API keys, update status and update events", kSchemaV2},
     {3, "notification queue and stall detection", kSchemaV3},
     {4, "device report log", kSchemaV4},
+    {5, "report log applied mark", kSchemaV5},
 };
 
 }  // namespace

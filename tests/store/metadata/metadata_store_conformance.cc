@@ -2028,6 +2028,92 @@ TEST_P(MetadataStoreConformanceTest, ReportLogRefusalsRollbackAndDeletedDevices)
   });
 }
 
+TEST_P(MetadataStoreConformanceTest, ReportLogAppendsReadsAfterAndTruncates) {
+  ReportLog& log = store().report_log();
+  EXPECT_THAT(Must(log.ReadAfter(0, 10)), IsEmpty());
+  std::vector<LoggedReport> batch = {MakeLoggedReport("d2", FIRMWARE, "DOWNLOADING", 7),
+                                     MakeLoggedReport("d1", SOFTWARE, "", 8),
+                                     MakeLoggedReport("d2", FIRMWARE, "FAILED", 9)};
+  batch[0].seq = 1000;  // ignored: the log numbers the entries
+  FWOTA_ASSERT_OK(log.Append(batch));
+  ASSERT_EQ(batch.size(), 3u);
+  EXPECT_GT(batch[0].seq, 0);
+  EXPECT_LT(batch[0].seq, batch[1].seq);
+  EXPECT_LT(batch[1].seq, batch[2].seq);
+  std::vector<LoggedReport> all = Must(log.ReadAfter(0, 10));
+  EXPECT_THAT(ReportKeys(all), ElementsAre("d2/1/DOWNLOADING", "d1/2/", "d2/1/FAILED"));
+  ASSERT_EQ(all.size(), 3u);
+  for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].seq, batch[i].seq);
+  const LoggedReport& failed = all[2];
+  EXPECT_EQ(failed.tenant_id, "t1");
+  EXPECT_EQ(failed.error, "flash write error");
+  EXPECT_EQ(failed.current_title, "fw");
+  EXPECT_EQ(failed.current_version, "1.0");
+  EXPECT_EQ(failed.created_time, 9);
+  EXPECT_THAT(ReportKeys(Must(log.ReadAfter(batch[0].seq, 10))), ElementsAre("d1/2/", "d2/1/FAILED"));
+  EXPECT_THAT(ReportKeys(Must(log.ReadAfter(0, 2))), ElementsAre("d2/1/DOWNLOADING", "d1/2/"));
+  EXPECT_THAT(Must(log.ReadAfter(0, 0)), IsEmpty());
+  EXPECT_THAT(Must(log.ReadAfter(batch[2].seq, 10)), IsEmpty());
+  // Truncating drops the applied entries only; reading after an older seq finds none of
+  // them.
+  FWOTA_EXPECT_OK(log.Truncate(batch[1].seq));
+  EXPECT_THAT(ReportKeys(Must(log.ReadAfter(0, 10))), ElementsAre("d2/1/FAILED"));
+  // A seq is never given twice, not even once every entry is gone.
+  FWOTA_EXPECT_OK(log.Truncate(batch[2].seq));
+  EXPECT_THAT(Must(log.ReadAfter(0, 10)), IsEmpty());
+  std::vector<LoggedReport> next = {MakeLoggedReport("d3", FIRMWARE, "UPDATED", 10)};
+  FWOTA_ASSERT_OK(log.Append(next));
+  EXPECT_GT(next[0].seq, batch[2].seq);
+  // SkipThrough moves the numbering up, never down.
+  FWOTA_EXPECT_OK(log.SkipThrough(next[0].seq + 1000));
+  FWOTA_EXPECT_OK(log.SkipThrough(1));
+  std::vector<LoggedReport> after_skip = {MakeLoggedReport("d1", FIRMWARE, "UPDATING", 11)};
+  FWOTA_ASSERT_OK(log.Append(after_skip));
+  EXPECT_GT(after_skip[0].seq, next[0].seq + 1000);
+  EXPECT_THAT(ReportKeys(Must(log.ReadAfter(0, 10))), ElementsAre("d3/1/UPDATED", "d1/1/UPDATING"));
+  std::vector<LoggedReport> none;
+  FWOTA_EXPECT_OK(log.Append(none));
+}
+
+TEST_P(MetadataStoreConformanceTest, ReportLogRefusesABadBatchWhole) {
+  ReportLog& log = store().report_log();
+  std::vector<LoggedReport> no_device = {MakeLoggedReport("d1", FIRMWARE, "DOWNLOADING", 1),
+                                         MakeLoggedReport("", FIRMWARE, "DOWNLOADING", 2)};
+  FWOTA_EXPECT_CODE(log.Append(no_device), kFailedPrecondition);
+  std::vector<LoggedReport> no_type = {
+      MakeLoggedReport("d1", FIRMWARE, "DOWNLOADING", 1),
+      MakeLoggedReport("d1", ::fwota::v1::OTA_PACKAGE_TYPE_UNSPECIFIED, "DOWNLOADING", 2)};
+  FWOTA_EXPECT_CODE(log.Append(no_type), kInvalidArgument);
+  EXPECT_THAT(Must(log.ReadAfter(0, 10)), IsEmpty());
+}
+
+TEST_P(MetadataStoreConformanceTest, ReportsAppliedMarkIsTransactional) {
+  InTransaction([](MetadataTransaction& tx) {
+    EXPECT_EQ(Must(tx.GetReportsAppliedThrough()), 0);
+    FWOTA_EXPECT_CODE(tx.SetReportsAppliedThrough(-1), kInvalidArgument);
+    FWOTA_EXPECT_OK(tx.SetReportsAppliedThrough(7));
+    EXPECT_EQ(Must(tx.GetReportsAppliedThrough()), 7);
+  });
+  absl::Status failed = store().RunInTransaction([](MetadataTransaction& tx) {
+    FWOTA_RETURN_IF_ERROR(tx.SetReportsAppliedThrough(9));
+    return absl::AbortedError("changed my mind");
+  });
+  EXPECT_EQ(failed.code(), absl::StatusCode::kAborted);
+  InTransaction([](MetadataTransaction& tx) { EXPECT_EQ(Must(tx.GetReportsAppliedThrough()), 7); });
+}
+
+TEST_P(MetadataStoreConformanceTest, ReadTransactionSeesWhatWasCommitted) {
+  AddTenantsAndProfiles();
+  AddDevices(store());
+  FWOTA_EXPECT_OK(store().RunInReadTransaction([](MetadataTransaction& tx) {
+    absl::StatusOr<Device> device = tx.FindDeviceByAccessToken("tok1");
+    EXPECT_TRUE(device.ok()) << device.status();
+    if (device.ok()) EXPECT_EQ(device->id(), "d1");
+    EXPECT_THAT(tx.FindDeviceByAccessToken("nope"), HasCode(absl::StatusCode::kNotFound));
+    return absl::OkStatus();
+  }));
+}
+
 }  // namespace
 }  // namespace metadata_test
 }  // namespace fwota

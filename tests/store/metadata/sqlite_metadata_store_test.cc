@@ -11,6 +11,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <future>
 #include <thread>
 #include <vector>
 
@@ -37,7 +38,8 @@ std::string FreshPath(const std::string& stem) {
   const char* dir = std::getenv("TEST_TMPDIR");
   const std::string path =
       absl::StrCat(dir != nullptr ? dir : "/tmp", "/", stem, "-", ++counter, ".db");
-  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+  for (const char* suffix :
+       {"", "-wal", "-shm", "-journal", "-reports", "-reports-wal", "-reports-shm"}) {
     std::remove(absl::StrCat(path, suffix).c_str());
   }
   return path;
@@ -449,7 +451,7 @@ TEST(SqliteMetadataStoreTest, Version3DatabaseGetsAnEmptyReportLog) {
     return absl::OkStatus();
   }));
   SQLite::Database db(path, SQLite::OPEN_READONLY);
-  EXPECT_EQ(PragmaInt(db, "user_version"), 4);
+  EXPECT_EQ(PragmaInt(db, "user_version"), SqliteSchemaVersion());
   EXPECT_EQ(db.execAndGet("SELECT COUNT(*) FROM device_report WHERE device_id = 'd1' AND "
                           "state = 'DOWNLOADING' AND created_time = 14")
                 .getInt(),
@@ -599,6 +601,136 @@ TEST(SqliteMetadataStoreTest, TwoStoresOnOneFileLoseNoUpdates) {
     EXPECT_EQ(Must(tx.GetProfile("p1")).created_time(), 4 * kIncrements);
     return absl::OkStatus();
   }));
+}
+
+// Version 5 moves the report log to a file of its own and keeps the applied mark: what
+// a version-4 fwota left in its log stays readable (the service applies it at start-up).
+TEST(SqliteMetadataStoreTest, Version4ReportLogStaysReadableAndTheMarkStartsAtZero) {
+  const std::string path = FreshPath("v4-to-v5");
+  BuildAtVersion(path, 4);
+  {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE);
+    db.exec(
+        "INSERT INTO device_report (tenant_id, device_id, type, state, error, current_title,"
+        " current_version, created_time) VALUES ('t1', 'd1', 1, 'DOWNLOADING', '', 'fw', '1.0',"
+        " 14)");
+  }
+  std::unique_ptr<MetadataStore> store = MustOpen(path);
+  ASSERT_NE(store, nullptr);
+  FWOTA_EXPECT_OK(store->RunInTransaction([](MetadataTransaction& tx) {
+    std::vector<LoggedReport> log = Must(tx.ListReports(10));
+    EXPECT_EQ(log.size(), 1u);
+    if (log.size() == 1) {
+      EXPECT_EQ(log[0].device_id, "d1");
+      EXPECT_EQ(log[0].state, "DOWNLOADING");
+      EXPECT_EQ(log[0].created_time, 14);
+    }
+    EXPECT_EQ(Must(tx.GetReportsAppliedThrough()), 0);
+    return absl::OkStatus();
+  }));
+  EXPECT_THAT(Must(store->report_log().ReadAfter(0, 10)), ::testing::IsEmpty());
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  EXPECT_EQ(PragmaInt(db, "user_version"), 5);
+}
+
+LoggedReport NewReport(const std::string& device_id, int64_t created_time) {
+  LoggedReport r;
+  r.tenant_id = "t1";
+  r.device_id = device_id;
+  r.type = FIRMWARE;
+  r.state = "DOWNLOADING";
+  r.created_time = created_time;
+  return r;
+}
+
+TEST(SqliteMetadataStoreTest, ReportLogSurvivesReopeningAndNeverGivesASeqTwice) {
+  const std::string path = FreshPath("report-log");
+  int64_t last = 0;
+  {
+    std::unique_ptr<MetadataStore> store = MustOpen(path);
+    ASSERT_NE(store, nullptr);
+    std::vector<LoggedReport> batch = {NewReport("d1", 1), NewReport("d2", 2), NewReport("d3", 3)};
+    FWOTA_ASSERT_OK(store->report_log().Append(batch));
+    FWOTA_ASSERT_OK(store->report_log().Truncate(batch[0].seq));
+    last = batch[2].seq;
+  }
+  {
+    std::unique_ptr<MetadataStore> store = MustOpen(path);
+    ASSERT_NE(store, nullptr);
+    std::vector<LoggedReport> left = Must(store->report_log().ReadAfter(0, 10));
+    ASSERT_EQ(left.size(), 2u);
+    EXPECT_EQ(left[0].device_id, "d2");
+    EXPECT_EQ(left[1].device_id, "d3");
+    EXPECT_EQ(left[1].seq, last);
+    FWOTA_ASSERT_OK(store->report_log().Truncate(last));  // empty now
+  }
+  std::unique_ptr<MetadataStore> store = MustOpen(path);
+  ASSERT_NE(store, nullptr);
+  std::vector<LoggedReport> next = {NewReport("d4", 4)};
+  FWOTA_ASSERT_OK(store->report_log().Append(next));
+  EXPECT_GT(next[0].seq, last);
+  // The log is a database file of its own beside the metadata.
+  SQLite::Database log(path + "-reports", SQLite::OPEN_READONLY);
+  EXPECT_EQ(log.execAndGet("SELECT COUNT(*) FROM report WHERE device_id = 'd4'").getInt(), 1);
+  EXPECT_EQ(log.execAndGet("PRAGMA journal_mode").getString(), "wal");
+}
+
+// The point of the split: while a transaction holds the metadata's write lock (applying
+// reports), the logger still looks up tokens and appends.
+TEST(SqliteMetadataStoreTest, ReadsAndAppendsDoNotWaitForAWritingTransaction) {
+  const std::string path = FreshPath("beside");
+  std::unique_ptr<MetadataStore> store = MustOpen(path);
+  ASSERT_NE(store, nullptr);
+  FWOTA_ASSERT_OK(Fill(*store));
+  std::promise<void> inside;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::thread writer([&] {
+    FWOTA_EXPECT_OK(store->RunInTransaction([&](MetadataTransaction& tx) {
+      FWOTA_RETURN_IF_ERROR(tx.InsertTenant(MakeTenant("t2", "Two")));
+      inside.set_value();
+      released.wait();
+      return absl::OkStatus();
+    }));
+  });
+  inside.get_future().wait();
+  std::future<void> side = std::async(std::launch::async, [&] {
+    FWOTA_EXPECT_OK(store->RunInReadTransaction([](MetadataTransaction& tx) {
+      EXPECT_EQ(Must(tx.FindDeviceByAccessToken("tok")).id(), "d1");
+      // The writer's tenant is not committed yet: not in this snapshot.
+      EXPECT_THAT(tx.GetTenant("t2"), HasCode(absl::StatusCode::kNotFound));
+      return absl::OkStatus();
+    }));
+    std::vector<LoggedReport> batch = {NewReport("d1", 1)};
+    FWOTA_EXPECT_OK(store->report_log().Append(batch));
+  });
+  const bool done = side.wait_for(std::chrono::seconds(20)) == std::future_status::ready;
+  EXPECT_TRUE(done) << "the read transaction or the append waited for the writer";
+  release.set_value();
+  writer.join();
+  side.wait();
+}
+
+TEST(SqliteMetadataStoreTest, WriteInAReadTransactionIsRefused) {
+  const std::string path = FreshPath("read-only");
+  std::unique_ptr<MetadataStore> store = MustOpen(path);
+  ASSERT_NE(store, nullptr);
+  absl::Status status = store->RunInReadTransaction(
+      [](MetadataTransaction& tx) { return tx.InsertTenant(MakeTenant("t1", "One")); });
+  EXPECT_FALSE(status.ok());
+  FWOTA_EXPECT_OK(store->RunInTransaction([](MetadataTransaction& tx) {
+    EXPECT_TRUE(Must(tx.ListTenants()).empty());
+    return absl::OkStatus();
+  }));
+}
+
+TEST(SqliteMetadataStoreTest, ReportLogThatIsNotADatabaseIsDataLoss) {
+  const std::string path = FreshPath("bad-log");
+  {
+    std::ofstream garbage(path + "-reports", std::ios::binary);
+    garbage << std::string(8192, 'x');
+  }
+  EXPECT_THAT(OpenSqliteMetadataStore(path), HasCode(absl::StatusCode::kDataLoss));
 }
 
 }  // namespace
