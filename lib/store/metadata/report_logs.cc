@@ -122,7 +122,6 @@ class SqliteReportLog final : public ReportLog {
       q.bind(1, static_cast<int64_t>(after));
       q.bind(2, static_cast<int64_t>(std::max(limit, 0)));
       std::vector<LoggedReport> out;
-      out.reserve(static_cast<size_t>(std::clamp(limit, 0, 65536)));
       while (q.executeStep()) {
         LoggedReport r;
         r.seq = ReadInt64(q, 0);
