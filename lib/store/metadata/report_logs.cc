@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
 #include <iterator>
 #include <map>
 #include <utility>
@@ -110,6 +111,7 @@ class SqliteReportLog final : public ReportLog {
       }
       return [&, seqs = std::move(seqs)] {
         for (size_t i = 0; i < reports.size(); ++i) reports[i].seq = seqs[i];
+        last_appended_.store(seqs.back(), std::memory_order_relaxed);
       };
     });
   }
@@ -122,6 +124,12 @@ class SqliteReportLog final : public ReportLog {
       q.bind(1, static_cast<int64_t>(after));
       q.bind(2, static_cast<int64_t>(std::max(limit, 0)));
       std::vector<LoggedReport> out;
+      // Room for what this process appended after `after` (a hint: the log may hold
+      // more, from before a restart, and then the vector grows).
+      const int64_t appended = last_appended_.load(std::memory_order_relaxed) - after;
+      if (appended > 0) {
+        out.reserve(static_cast<size_t>(std::min<int64_t>(appended, std::max(limit, 0))));
+      }
       while (q.executeStep()) {
         LoggedReport r;
         r.seq = ReadInt64(q, 0);
@@ -187,6 +195,7 @@ class SqliteReportLog final : public ReportLog {
   }
 
   absl::Mutex write_mu_;
+  std::atomic<int64_t> last_appended_{0};  // the last seq this process appended
   std::unique_ptr<SQLite::Database> writer_ ABSL_GUARDED_BY(write_mu_);
   std::unique_ptr<SQLite::Statement> insert_ ABSL_GUARDED_BY(write_mu_);
   absl::Mutex read_mu_;

@@ -384,11 +384,18 @@ class SqliteTransaction final : public MetadataTransaction {
         metadata_internal::CheckUpdateState(metadata_internal::kUpdateStatus, key, status.state()));
     FWOTA_RETURN_IF_ERROR(metadata_internal::CheckDevicePresent(metadata_internal::kUpdateStatus,
                                                                 key, status.device_id()));
-    return Write(metadata_internal::kUpdateStatus, Row<UpdateStatus>::Sql().upsert, status,
-                 metadata_internal::ReferencesOf(status), [&](absl::string_view what) {
-                   return absl::InternalError(
-                       absl::StrCat("update status '", key, "': unexpected conflict: ", what));
-                 });
+    auto on_unique = [&](absl::string_view what) {
+      return absl::InternalError(
+          absl::StrCat("update status '", key, "': unexpected conflict: ", what));
+    };
+    const std::vector<metadata_internal::Reference> refs = metadata_internal::ReferencesOf(status);
+    // Most writes change a status the device has, of the same tenant: an UPDATE that
+    // leaves tenant_id alone. Anything else (a new status, another tenant) is an upsert.
+    absl::Status updated = Write(metadata_internal::kUpdateStatus,
+                                 Row<UpdateStatus>::UpdateSameTenantSql(), status, refs, on_unique);
+    if (!absl::IsNotFound(updated)) return updated;
+    return Write(metadata_internal::kUpdateStatus, Row<UpdateStatus>::Sql().upsert, status, refs,
+                 on_unique);
   }
 
   absl::StatusOr<UpdateStatus> GetUpdateStatus(absl::string_view device_id,

@@ -250,13 +250,35 @@ ApiKey Row<ApiKey>::Read(SQLite::Statement& s) {
   return k;
 }
 
+namespace {
+
+const std::vector<std::string>& UpdateStatusColumns() {
+  static const auto* columns = new std::vector<std::string>{
+      "tenant_id",      "device_id",     "type",      "state",         "target_package_id",
+      "target_title",   "target_version", "target_tag", "target_ts",   "current_title",
+      "current_version", "error",         "state_since", "last_activity", "notices_sent"};
+  return *columns;
+}
+
+}  // namespace
+
 const TableSql& Row<UpdateStatus>::Sql() {
   static const TableSql* sql =
-      new TableSql("update_status",
-                   {"tenant_id", "device_id", "type", "state", "target_package_id", "target_title",
-                    "target_version", "target_tag", "target_ts", "current_title", "current_version",
-                    "error", "state_since", "last_activity", "notices_sent"},
-                   {"device_id", "type"});
+      new TableSql("update_status", UpdateStatusColumns(), {"device_id", "type"});
+  return *sql;
+}
+
+const std::string& Row<UpdateStatus>::UpdateSameTenantSql() {
+  static const std::string* sql = [] {
+    const std::vector<std::string>& columns = UpdateStatusColumns();
+    std::vector<std::string> assignments;
+    for (size_t i = 3; i < columns.size(); ++i) {  // after tenant_id and the key
+      assignments.push_back(absl::StrCat(columns[i], " = ?", i + 1));
+    }
+    return new std::string(absl::StrCat("UPDATE update_status SET ",
+                                        absl::StrJoin(assignments, ", "),
+                                        " WHERE device_id = ?2 AND type = ?3 AND tenant_id IS ?1"));
+  }();
   return *sql;
 }
 

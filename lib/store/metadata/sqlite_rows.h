@@ -94,6 +94,11 @@ struct Row<ApiKey> {
 template <>
 struct Row<UpdateStatus> {
   static const TableSql& Sql();
+  // Sql().update without tenant_id in its SET list, for a row whose tenant_id is ?1
+  // already: SQLite checks a foreign key on every UPDATE that sets its column, whatever
+  // the value, and that check cost more than the rest of the statement (about 27 us
+  // a row with 100,000 statuses).
+  static const std::string& UpdateSameTenantSql();
   static void Bind(SQLite::Statement& s, const UpdateStatus& row);
   static UpdateStatus Read(SQLite::Statement& s);
 };

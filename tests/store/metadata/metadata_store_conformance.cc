@@ -1123,6 +1123,18 @@ TEST_P(MetadataStoreConformanceTest, UpdateStatusPutGetReplace) {
     FWOTA_EXPECT_OK(tx.PutUpdateStatus(updated));
     EXPECT_THAT(Must(tx.GetUpdateStatus("d1", FIRMWARE)), EqualsProto(updated));
     EXPECT_THAT(Must(tx.GetUpdateStatus("d1", SOFTWARE)), EqualsProto(sw));
+    // The tenant too (the SQLite store writes a status of the same tenant another way).
+    UpdateStatus moved = updated;
+    moved.set_tenant_id("t2");
+    FWOTA_EXPECT_OK(tx.PutUpdateStatus(moved));
+    EXPECT_THAT(Must(tx.GetUpdateStatus("d1", FIRMWARE)), EqualsProto(moved));
+    UpdateStatus unknown_tenant = updated;
+    unknown_tenant.set_tenant_id("t404");
+    unknown_tenant.set_current_version("3.0");
+    FWOTA_EXPECT_CODE(tx.PutUpdateStatus(unknown_tenant), kFailedPrecondition);
+    EXPECT_THAT(Must(tx.GetUpdateStatus("d1", FIRMWARE)), EqualsProto(moved));
+    FWOTA_EXPECT_OK(tx.PutUpdateStatus(updated));
+    EXPECT_THAT(Must(tx.GetUpdateStatus("d1", FIRMWARE)), EqualsProto(updated));
     EXPECT_EQ(Must(tx.ListUpdateStatuses("t1", FIRMWARE, ::fwota::v1::UPDATE_STATE_UNSPECIFIED,
                                          Query(10)))
                   .total_elements,
