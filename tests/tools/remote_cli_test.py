@@ -12,6 +12,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import fwota_testlib as lib
@@ -464,6 +465,148 @@ class ServerLimitsTest(RemoteTestBase):
         fits, _ = self.write_random("fits.bin", 1000)
         self.rok("package", "create", "--title=lim", "--version=2", "--type=FIRMWARE",
                  "--profile=lim", "--file=" + fits)
+
+
+class StallingProxy:
+    """A TCP proxy on a free port in front of `upstream_port` that, on every connection,
+    passes the first `up_limit` bytes from the client and the first `down_limit` bytes from
+    the server and then goes silent in that direction (stops reading, sends nothing more)
+    while keeping the connection open: a server that stalls in the middle of a request or
+    an answer. None: no limit."""
+
+    def __init__(self, upstream_port, up_limit=None, down_limit=None):
+        self.upstream_port = upstream_port
+        self.limits = (up_limit, down_limit)
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.stopped = threading.Event()
+        self.sockets = [self.listener]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopped.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.upstream_port))
+            self.sockets += [client, server]
+            threading.Thread(target=self._pump, args=(client, server, self.limits[0]),
+                             daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, self.limits[1]),
+                             daemon=True).start()
+
+    def _pump(self, source, sink, limit):
+        passed = 0
+        try:
+            while limit is None or passed < limit:
+                want = 65536 if limit is None else min(65536, limit - passed)
+                data = source.recv(want)
+                if not data:
+                    sink.shutdown(socket.SHUT_WR)
+                    return
+                sink.sendall(data)
+                passed += len(data)
+            self.stopped.wait()  # silent from here on, the connection stays open
+        except OSError:
+            pass
+
+    def close(self):
+        self.stopped.set()
+        for s in self.sockets:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+
+class TimeoutTest(RemoteTestBase):
+    """A server that goes silent ends the command after --timeout seconds with a message
+    that says so, instead of hanging it."""
+
+    TIMED_OUT = "no answer from the server for 2 s (--timeout sets the limit)"
+
+    def timed(self, proxy, *args, **kwargs):
+        start = time.monotonic()
+        r = self.remote("--timeout=2", *args, server=proxy, key=self.server.key, **kwargs)
+        return r, time.monotonic() - start
+
+    def test_silent_server(self):
+        # Accepts, reads the request, answers nothing.
+        proxy = StallingProxy(self.server.port, down_limit=0)
+        self.addCleanup(proxy.close)
+        r, took = self.timed(proxy, "profile", "list")
+        self.assertEqual(r.code, EXIT_GENERIC, r)
+        self.assertIn("fwota: GET %s/api/deviceProfiles failed: %s" % (proxy.url,
+                                                                         self.TIMED_OUT), r.err)
+        self.assertLess(took, 30, r)
+        self.assertGreaterEqual(took, 2, r)
+
+    def test_download_stalled_in_the_middle(self):
+        self.rok("profile", "create", "--name=stall")
+        path, data = self.write_random("stall.bin", 4 * 1024 * 1024, seed=11)
+        self.rok("package", "create", "--title=stall", "--version=1", "--type=FIRMWARE",
+                 "--profile=stall", "--file=" + path)
+        # JSON answers are small; the download's own connection stops after 1 MiB.
+        proxy = StallingProxy(self.server.port, down_limit=1024 * 1024)
+        self.addCleanup(proxy.close)
+        out = os.path.join(self.tmp, "stall.out")
+        r, took = self.timed(proxy, "package", "download", "stall@1", "--output=" + out)
+        self.assertEqual(r.code, EXIT_GENERIC, r)
+        self.assertIn(self.TIMED_OUT, r.err, r)
+        self.assertLess(took, 30, r)
+        self.assertFalse(os.path.exists(out))
+        self.assertFalse(os.path.exists(out + ".part"))
+        # Through the server directly the same download works.
+        self.rok("package", "download", "stall@1", "--output=" + out)
+        with open(out, "rb") as f:
+            self.assertEqual(sha256(f.read()), sha256(data))
+
+    def test_upload_stalled_in_the_middle_keeps_nothing(self):
+        self.rok("profile", "create", "--name=upstall")
+        path, _ = self.write_random("upstall.bin", 48 * 1024 * 1024, seed=12)
+        # Every connection stops reading the client after 1 MiB: only the upload's body
+        # is that long, and the command's clean-up call (delete the half-made package)
+        # goes through on a new connection.
+        proxy = StallingProxy(self.server.port, up_limit=1024 * 1024)
+        self.addCleanup(proxy.close)
+        r, took = self.timed(proxy, "package", "create", "--title=upstall", "--version=1",
+                             "--type=FIRMWARE", "--profile=upstall", "--file=" + path)
+        self.assertEqual(r.code, EXIT_GENERIC, r)
+        self.assertIn(self.TIMED_OUT, r.err, r)
+        self.assertLess(took, 60, r)
+        self.assertEqual(self.rjson("package", "list", "--search=upstall")["data"], [])
+
+    def test_connect_timeout(self):
+        # A listener whose accept queue is full drops further SYNs: connecting hangs.
+        listener = socket.socket()
+        self.addCleanup(listener.close)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        fillers = []
+        for _ in range(4):
+            f = socket.socket()
+            f.setblocking(False)
+            f.connect_ex(listener.getsockname())
+            fillers.append(f)
+            self.addCleanup(f.close)
+        time.sleep(0.2)
+        url = "http://127.0.0.1:%d" % listener.getsockname()[1]
+        start = time.monotonic()
+        r = self.run_cli("--server=" + url, "--api_key=k", "--timeout=2", "profile", "list")
+        took = time.monotonic() - start
+        self.assertEqual(r.code, EXIT_GENERIC, r)
+        self.assertIn("fwota: cannot connect to %s: %s" % (url, self.TIMED_OUT), r.err)
+        self.assertLess(took, 30, r)
+
+    def test_bad_timeout_is_a_usage_error(self):
+        self.rfails(EXIT_USAGE, "invalid --timeout -1: seconds, 0 or more (0: no limit)",
+                    "--timeout=-1", "profile", "list")
+        # 0 is no limit, and a working server answers as always.
+        self.rok("--timeout=0", "profile", "list")
 
 
 class TlsTest(RemoteTestBase):

@@ -35,8 +35,8 @@ run `fwota --help` for the details
 
 constexpr char kUsage[] =
     R"(usage: fwota [--data_dir=DIR] [--tenant=NAME] [--json] <command> [flags]
-       fwota --server=URL [--api_key=KEY|--api_key_file=PATH] [--insecure] [--json]
-             <command> [flags]
+       fwota --server=URL [--api_key=KEY|--api_key_file=PATH] [--insecure]
+             [--timeout=SECONDS] [--json] <command> [flags]
 
   tenant create NAME | tenant list
   profile create --name=N [--description=D] | profile list | profile get P | profile delete P
@@ -63,7 +63,8 @@ Flags may come anywhere on the line; --json prints ThingsBoard-shaped JSON.
 Remote mode (--server=http://HOST:PORT or https://...) runs the same commands against
 a running fwotad over its REST API, with the same output; the API key (--api_key,
 --api_key_file or $FWOTA_API_KEY) decides the tenant; --insecure accepts a self-signed
-TLS certificate. `tenant` and `apikey` work on a data directory only.
+TLS certificate; a server silent for --timeout seconds (default 120, 0: no limit) fails
+the command. `tenant` and `apikey` work on a data directory only.
 Exit codes: 0 ok, 1 error, 2 usage or invalid argument, 3 not found, 4 permission
 denied, 5 already exists or still in use, 6 too large, 7 stored data damaged.
 Test hook: FWOTA_CRASH_AT=<point> kills the process with SIGKILL at that named point
@@ -215,6 +216,7 @@ absl::StatusOr<OtaService*> Context::Service() {
     remote::RemoteServiceOptions options;
     options.server_url = absl::GetFlag(FLAGS_server);
     options.insecure = absl::GetFlag(FLAGS_insecure);
+    options.timeout_seconds = absl::GetFlag(FLAGS_timeout);
     FWOTA_ASSIGN_OR_RETURN(options.api_key, RemoteApiKey());
     absl::StatusOr<std::unique_ptr<OtaService>> service =
         remote::NewRemoteOtaService(std::move(options));

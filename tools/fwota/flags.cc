@@ -17,6 +17,9 @@ ABSL_FLAG(std::string, api_key, "",
 ABSL_FLAG(std::string, api_key_file, "", "remote mode: a file holding the API key");
 ABSL_FLAG(bool, insecure, false,
           "remote mode: accept any TLS certificate (self-signed servers)");
+ABSL_FLAG(int32_t, timeout, 120,
+          "remote mode: seconds without progress (connecting, sending or receiving) after "
+          "which a call fails; 0: no limit");
 
 ABSL_FLAG(std::string, name, "", "name of the profile or device to create");
 ABSL_FLAG(std::string, description, "", "description (profiles, packages)");

@@ -20,6 +20,7 @@ ABSL_DECLARE_FLAG(std::string, server);
 ABSL_DECLARE_FLAG(std::string, api_key);
 ABSL_DECLARE_FLAG(std::string, api_key_file);
 ABSL_DECLARE_FLAG(bool, insecure);
+ABSL_DECLARE_FLAG(int32_t, timeout);
 
 // Entity fields.
 ABSL_DECLARE_FLAG(std::string, name);

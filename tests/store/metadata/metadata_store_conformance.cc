@@ -2120,7 +2120,9 @@ TEST_P(MetadataStoreConformanceTest, ReadTransactionSeesWhatWasCommitted) {
   FWOTA_EXPECT_OK(store().RunInReadTransaction([](MetadataTransaction& tx) {
     absl::StatusOr<Device> device = tx.FindDeviceByAccessToken("tok1");
     EXPECT_TRUE(device.ok()) << device.status();
-    if (device.ok()) EXPECT_EQ(device->id(), "d1");
+    if (device.ok()) {
+      EXPECT_EQ(device->id(), "d1");
+    }
     EXPECT_THAT(tx.FindDeviceByAccessToken("nope"), HasCode(absl::StatusCode::kNotFound));
     return absl::OkStatus();
   }));

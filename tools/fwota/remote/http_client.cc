@@ -44,6 +44,113 @@ http::verb VerbOf(absl::string_view method) {
   return http::string_to_verb(boost::beast::string_view(method.data(), method.size()));
 }
 
+// A TCP socket whose reads and writes give up with net::error::timed_out after
+// `timeout_millis` without progress (-1: never). The socket is non-blocking underneath and
+// waits in poll(2), so the limit is on silence, not on the length of a transfer: a slow
+// but moving 2 GiB download is never cut. Meets Asio's SyncReadStream and SyncWriteStream,
+// so Beast and the TLS stream run on top of it.
+class TimedSocket {
+ public:
+  using executor_type = tcp::socket::executor_type;
+  using lowest_layer_type = tcp::socket::lowest_layer_type;
+
+  TimedSocket(net::io_context& io, int timeout_millis)
+      : socket_(io), timeout_millis_(timeout_millis) {}
+
+  executor_type get_executor() { return socket_.get_executor(); }
+  lowest_layer_type& lowest_layer() { return socket_.lowest_layer(); }
+  const lowest_layer_type& lowest_layer() const { return socket_.lowest_layer(); }
+  tcp::socket& socket() { return socket_; }
+
+  // Tries the endpoints in order, each within the timeout. The socket stays non-blocking.
+  void Connect(const tcp::resolver::results_type& endpoints, error_code& ec) {
+    ec = net::error::host_not_found;
+    for (const auto& entry : endpoints) {
+      const tcp::endpoint endpoint = entry.endpoint();
+      error_code ignored;
+      socket_.close(ignored);
+      socket_.open(endpoint.protocol(), ec);
+      if (!ec) socket_.non_blocking(true, ec);
+      if (ec) continue;
+      if (::connect(socket_.native_handle(), endpoint.data(),
+                    static_cast<socklen_t>(endpoint.size())) == 0) {
+        ec = {};
+        return;
+      }
+      if (errno != EINPROGRESS) {
+        ec = error_code(errno, net::error::get_system_category());
+        continue;
+      }
+      if (!Wait(POLLOUT, ec)) continue;
+      int error = 0;
+      socklen_t length = sizeof(error);
+      if (::getsockopt(socket_.native_handle(), SOL_SOCKET, SO_ERROR, &error, &length) != 0) {
+        error = errno;
+      }
+      ec = error_code(error, net::error::get_system_category());
+      if (!ec) return;
+    }
+  }
+
+  template <typename Buffers>
+  size_t read_some(const Buffers& buffers, error_code& ec) {
+    return Retry(POLLIN, ec, [&] { return socket_.read_some(buffers, ec); });
+  }
+  template <typename Buffers>
+  size_t read_some(const Buffers& buffers) {
+    error_code ec;
+    const size_t n = read_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+  template <typename Buffers>
+  size_t write_some(const Buffers& buffers, error_code& ec) {
+    return Retry(POLLOUT, ec, [&] { return socket_.write_some(buffers, ec); });
+  }
+  template <typename Buffers>
+  size_t write_some(const Buffers& buffers) {
+    error_code ec;
+    const size_t n = write_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+
+ private:
+  template <typename Op>
+  size_t Retry(short events, error_code& ec, const Op& op) {
+    for (;;) {
+      const size_t n = op();
+      if (ec != net::error::would_block && ec != net::error::try_again) return n;
+      if (!Wait(events, ec)) return 0;
+    }
+  }
+
+  // Whether the socket became ready for `events` in time; else `ec` says why.
+  bool Wait(short events, error_code& ec) {
+    pollfd p{socket_.native_handle(), events, 0};
+    int r;
+    do {
+      r = ::poll(&p, 1, timeout_millis_);
+    } while (r < 0 && errno == EINTR);
+    if (r > 0) return true;
+    ec = r == 0 ? error_code(net::error::timed_out)
+                : error_code(errno, net::error::get_system_category());
+    return false;
+  }
+
+  tcp::socket socket_;
+  const int timeout_millis_;
+};
+
+// An error's text for messages; a timeout names the limit and the flag that sets it.
+std::string DescribeError(const error_code& ec, int timeout_seconds) {
+  if (ec == net::error::timed_out) {
+    return absl::StrCat("no answer from the server for ", timeout_seconds,
+                        " s (--timeout sets the limit)");
+  }
+  return ec.message();
+}
+
 // A failure before any byte of the answer arrived on a reused connection: the server
 // closed it while it was idle, and the request may be sent again.
 bool IsStaleConnection(const error_code& ec) {
@@ -58,7 +165,7 @@ bool IsStaleConnection(const error_code& ec) {
 class HttpClient::Connection {
  public:
   static absl::StatusOr<std::unique_ptr<Connection>> Open(const HttpClientOptions& options) {
-    std::unique_ptr<Connection> c(new Connection());
+    std::unique_ptr<Connection> c(new Connection(options.timeout_seconds));
     const ServerUrl& url = options.server;
     auto cannot = [&](absl::string_view why) {
       return absl::UnavailableError(absl::StrCat("cannot connect to ", url.text, ": ", why));
@@ -67,9 +174,9 @@ class HttpClient::Connection {
     tcp::resolver resolver(c->io_);
     tcp::resolver::results_type endpoints = resolver.resolve(url.host, url.port, ec);
     if (ec) return cannot(ec.message());
-    net::connect(c->socket_, endpoints, ec);
-    if (ec) return cannot(ec.message());
-    c->socket_.set_option(tcp::no_delay(true), ec);
+    c->socket_.Connect(endpoints, ec);
+    if (ec) return cannot(c->Describe(ec));
+    c->socket_.socket().set_option(tcp::no_delay(true), ec);
     if (!url.tls) return c;
 
     c->ssl_context_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
@@ -83,7 +190,7 @@ class HttpClient::Connection {
       if (ec) return cannot(absl::StrCat("cannot load the system CA certificates: ", ec.message()));
       c->ssl_context_.set_verify_mode(ssl::verify_peer, ec);
     }
-    c->tls_ = std::make_unique<ssl::stream<tcp::socket&>>(c->socket_, c->ssl_context_);
+    c->tls_ = std::make_unique<ssl::stream<TimedSocket&>>(c->socket_, c->ssl_context_);
     if (!options.insecure) c->tls_->set_verify_callback(ssl::host_name_verification(url.host));
     error_code not_ip;
     net::ip::make_address(url.host, not_ip);
@@ -96,7 +203,7 @@ class HttpClient::Connection {
                                    X509_verify_cert_error_string(verify),
                                    " (pass --insecure to accept a self-signed certificate)"));
       }
-      return cannot(absl::StrCat("TLS handshake failed: ", ec.message()));
+      return cannot(absl::StrCat("TLS handshake failed: ", c->Describe(ec)));
     }
     return c;
   }
@@ -113,12 +220,14 @@ class HttpClient::Connection {
 
   boost::beast::flat_buffer& buffer() { return buffer_; }
 
+  std::string Describe(const error_code& ec) const { return DescribeError(ec, timeout_seconds_); }
+
   // Whether answer bytes are waiting, or arrive within `timeout_millis`. Over TLS the
   // socket may also be readable for TLS records that carry no data (session tickets),
   // so this is a hint there, not a promise.
   bool WaitReadable(int timeout_millis) {
     if (buffer_.size() > 0) return true;
-    pollfd p{socket_.native_handle(), POLLIN, 0};
+    pollfd p{socket_.socket().native_handle(), POLLIN, 0};
     int r;
     do {
       r = ::poll(&p, 1, timeout_millis);
@@ -132,13 +241,16 @@ class HttpClient::Connection {
   int answered = 0;
 
  private:
-  Connection() = default;
+  explicit Connection(int timeout_seconds)
+      : timeout_seconds_(timeout_seconds),
+        socket_(io_, timeout_seconds > 0 ? timeout_seconds * 1000 : -1) {}
 
+  const int timeout_seconds_;
   // Declaration order is destruction order in reverse: the TLS stream goes first.
   net::io_context io_;
   ssl::context ssl_context_{ssl::context::tls_client};
-  tcp::socket socket_{io_};
-  std::unique_ptr<ssl::stream<tcp::socket&>> tls_;
+  TimedSocket socket_;
+  std::unique_ptr<ssl::stream<TimedSocket&>> tls_;
   boost::beast::flat_buffer buffer_;
 };
 
@@ -234,7 +346,8 @@ class StreamImpl : public ResponseStream {
           received_, " bytes)"));
     }
     if (ec) {
-      return absl::UnavailableError(absl::StrCat("reading the response failed: ", ec.message()));
+      return absl::UnavailableError(
+          absl::StrCat("reading the response failed: ", connection_->Describe(ec)));
     }
     return got;
   }
@@ -353,7 +466,7 @@ absl::StatusOr<HttpAnswer> HttpClient::Send(absl::string_view method, absl::stri
     }
     connection_.reset();
     if (reused && attempt == 0 && !got_some && IsStaleConnection(ec)) continue;
-    return TransportError(method, target, ec.message());
+    return TransportError(method, target, DescribeError(ec, options_.timeout_seconds));
   }
 }
 
@@ -395,7 +508,7 @@ absl::StatusOr<HttpAnswer> HttpClient::SendStreaming(absl::string_view method,
     if (!ec) break;
     connection_.reset();
     if (reused && attempt == 0 && !got_some && IsStaleConnection(ec)) continue;
-    return TransportError(method, target, ec.message());
+    return TransportError(method, target, DescribeError(ec, options_.timeout_seconds));
   }
 
   // The body. On a plain socket that turns readable meanwhile, the server has answered
@@ -440,8 +553,10 @@ absl::StatusOr<HttpAnswer> HttpClient::SendStreaming(absl::string_view method,
   if (ec) {
     connection_.reset();
     return TransportError(method, target,
-                          write_error ? absl::StrCat("sending the body: ", write_error.message())
-                                      : ec.message());
+                          write_error ? absl::StrCat("sending the body: ",
+                                                     DescribeError(write_error,
+                                                                   options_.timeout_seconds))
+                                      : DescribeError(ec, options_.timeout_seconds));
   }
   ++c->answered;
   if (!keep_alive || write_error) connection_.reset();
@@ -458,10 +573,10 @@ absl::StatusOr<std::unique_ptr<ResponseStream>> HttpClient::Open(
   request.keep_alive(false);
   error_code ec;
   c->Visit([&](auto& stream) { http::write(stream, request, ec); });
-  if (ec) return TransportError("GET", target, ec.message());
+  if (ec) return TransportError("GET", target, DescribeError(ec, options_.timeout_seconds));
   auto stream = std::make_unique<StreamImpl>(std::move(c));
   stream->ReadHead(ec);
-  if (ec) return TransportError("GET", target, ec.message());
+  if (ec) return TransportError("GET", target, DescribeError(ec, options_.timeout_seconds));
   return stream;
 }
 

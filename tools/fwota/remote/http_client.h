@@ -1,7 +1,8 @@
 // A small synchronous HTTP/1.1 client for the command line's remote mode: one keep-alive
 // connection for JSON calls, streamed request bodies (uploads) and streamed response
 // bodies (downloads), over TCP or TLS. Built on Boost.Beast and OpenSSL, which stay in
-// http_client.cc. No timeouts: a stalled server stalls the command (Ctrl-C ends it).
+// http_client.cc. A server silent for longer than the timeout (connecting, sending or
+// receiving) ends the call with kUnavailable naming the limit.
 #ifndef FWOTA_TOOLS_FWOTA_REMOTE_HTTP_CLIENT_H_
 #define FWOTA_TOOLS_FWOTA_REMOTE_HTTP_CLIENT_H_
 
@@ -37,6 +38,9 @@ struct HttpClientOptions {
   // Accept any TLS certificate (self-signed servers). Default: verify against the system
   // CA store and the URL's host name.
   bool insecure = false;
+  // Seconds without progress after which connecting, a read or a write gives up (an idle
+  // limit: a long transfer that keeps moving is never cut). 0: wait forever.
+  int timeout_seconds = 120;
   // Sent with every request (the API key header).
   std::vector<std::pair<std::string, std::string>> headers;
 };

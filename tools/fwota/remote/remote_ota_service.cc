@@ -661,6 +661,11 @@ absl::StatusOr<std::unique_ptr<OtaService>> NewRemoteOtaService(RemoteServiceOpt
   HttpClientOptions client;
   FWOTA_ASSIGN_OR_RETURN(client.server, ParseServerUrl(options.server_url));
   client.insecure = options.insecure;
+  if (options.timeout_seconds < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid --timeout ", options.timeout_seconds, ": seconds, 0 or more (0: no limit)"));
+  }
+  client.timeout_seconds = options.timeout_seconds;
   client.headers.emplace_back("X-Authorization", absl::StrCat("Bearer ", options.api_key));
   return std::unique_ptr<OtaService>(new RemoteOtaService(std::move(client)));
 }

@@ -44,6 +44,9 @@ struct RemoteServiceOptions {
   std::string api_key;
   // Accept any TLS certificate. Default: verify against the system CA store.
   bool insecure = false;
+  // Seconds of silence from the server (connecting, sending or receiving) after which a
+  // call fails with kUnavailable; 0: no limit. Negative: kInvalidArgument.
+  int timeout_seconds = 120;
 };
 
 // kInvalidArgument for a malformed URL. Connects on the first call, not here.
