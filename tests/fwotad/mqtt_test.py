@@ -6,8 +6,10 @@ an empty payload (the last size), hits the size limit, and reports telemetry tha
 reaches the history; fwotad stops cleanly."""
 
 import hashlib
+import collections
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -18,6 +20,9 @@ import time
 import unittest
 
 FWOTAD = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1 else "bazel-bin/tools/fwotad/fwotad"
+# The simulated devices of bench/mqtt_devices.cc (libmosquitto clients, SHA-256 checked).
+MQTT_DEVICES = (os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1
+                else "bazel-bin/bench/mqtt_devices")
 MOSQUITTO = "/usr/sbin/mosquitto"
 TOKEN = "MQTT_DEVICE_TOKEN"
 
@@ -225,6 +230,97 @@ class MqttEndToEndTest(unittest.TestCase):
         self.assertEqual(len(answers), len(set(answers)), answers)
         self.fwotad.send_signal(signal.SIGTERM)
         self.assertEqual(self.fwotad.wait(timeout=30), 0, self._log())
+
+    def test_two_fwotad_processes_share_the_requests(self):
+        """Two fwotad processes on one shared subscription ($share/fwota/...), each with
+        its own copy of the same data directory: 10 devices download 1,000 chunks each
+        (10,000 requests); every chunk is answered exactly once, by one process or the
+        other, both take part, and every device's SHA-256 checks out."""
+        devices, chunk, chunks = 10, 1024, 1000
+        self.start_fwotad("--mqtt_client_id=fwotad-a")
+        profile = self.rest("POST", "/api/deviceProfile", {"name": "shared"})["id"]["id"]
+        tokens = ["SHARED_%d" % i for i in range(devices)]
+        for token in tokens:
+            self.rest("POST", "/api/device?accessToken=" + token,
+                      {"name": token.lower(), "deviceProfileId": {"id": profile}})
+        image = os.urandom(chunk * chunks)
+        path = os.path.join(self.tmp, "image.bin")
+        with open(path, "wb") as f:
+            f.write(image)
+        package = self.rest("POST", "/api/otaPackage", {
+            "title": "shared-fw", "version": "1.0", "type": "FIRMWARE",
+            "deviceProfileId": {"id": profile}})["id"]["id"]
+        subprocess.run(["curl", "-sS", "-f", "-X", "POST", "%s/api/otaPackage/%s" % (self.base, package),
+                        "-H", "X-Authorization: Bearer " + self.key, "-F", "file=@" + path],
+                       check=True, capture_output=True)
+        self.rest("POST", "/api/deviceProfile", {"id": {"id": profile}, "name": "shared",
+                                                  "firmwareId": {"id": package}})
+        self.assertEqual(stop_fwotad(self.fwotad), True)
+        self.assertEqual(self.fwotad.returncode, 0, self._log())
+
+        # The second process gets a copy of the first one's data (a data directory is
+        # locked by the process that has it open).
+        data_b = os.path.join(self.tmp, "data-b")
+        shutil.copytree(self.data_dir, data_b)
+        self.start_fwotad("--mqtt_client_id=fwotad-a")
+        log_b = open(os.path.join(self.tmp, "fwotad-b.log"), "ab")
+        port_file_b = os.path.join(self.tmp, "port-b")
+        fwotad_b = subprocess.Popen(
+            [FWOTAD, "--data_dir=" + data_b, "--http_port=0", "--coap_port=0",
+             "--port_file=" + port_file_b, "--notices_per_minute=0",
+             "--mqtt_broker=tcp://127.0.0.1:%d" % self.broker_port,
+             "--mqtt_client_id=fwotad-b"], stdout=log_b, stderr=log_b)
+        read_b = lambda: open(log_b.name, errors="replace").read()  # noqa: E731
+        try:
+            # (a's log holds its first run too)
+            wait_for(lambda: self._log().count("MQTT connected") == 2, "fwotad a's MQTT connection")
+            wait_for(lambda: "MQTT connected" in read_b(), "fwotad b's MQTT connection")
+
+            # An observer sees every answer the broker passes on.
+            observed = os.path.join(self.tmp, "observed")
+            self.sub = subprocess.Popen(
+                ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.broker_port), "-q", "1",
+                 "-t", "fwota/+/v2/fw/response/#", "-F", "%t"],
+                stdout=open(observed, "w"), stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
+            token_file = os.path.join(self.tmp, "tokens")
+            with open(token_file, "w") as f:
+                f.write("\n".join(tokens) + "\n")
+            run = subprocess.run(
+                [MQTT_DEVICES, "--port=%d" % self.broker_port, "--tokens=" + token_file,
+                 "--mode=download", "--chunk=%d" % chunk, "--size=%d" % len(image),
+                 "--sha256=" + hashlib.sha256(image).hexdigest(), "--timeout=60"],
+                capture_output=True, text=True, timeout=240)
+            self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+            figures = json.loads(run.stdout.strip().splitlines()[-1])
+            self.assertEqual((figures["round_trips"], figures["errors"]), (devices * chunks, 0))
+
+            def answers():
+                with open(observed) as f:
+                    return f.read().split("\n")[:-1]
+            wait_for(lambda: len(answers()) >= devices * chunks, "the observer")
+            time.sleep(1)  # an answer given twice would arrive by now
+            counts = collections.Counter(answers())
+            self.assertEqual(len(counts), devices * chunks)
+            self.assertEqual([t for t, n in counts.items() if n != 1], [])
+        finally:
+            stop_fwotad(fwotad_b)
+            log_b.close()
+        self.assertEqual(fwotad_b.returncode, 0, read_b()[-2000:])
+        self.assertEqual(stop_fwotad(self.fwotad), True)
+        check_clean_exit(self, read_b(), fwotad_b, True)
+
+        def handled(log):
+            found = re.findall(r'msg="mqtt stopping" messages_handled=(\d+) duplicates_dropped=(\d+)',
+                               log)
+            self.assertTrue(found, log[-2000:])
+            return int(found[-1][0]), int(found[-1][1])
+        (a, dup_a), (b, dup_b) = handled(self._log()), handled(read_b())
+        self.assertEqual((dup_a, dup_b), (0, 0))
+        self.assertGreater(a, 0)
+        self.assertGreater(b, 0)
+        self.assertEqual(a + b, devices * chunks)
+        print("shared subscription: fwotad a answered %d, b %d of %d" % (a, b, devices * chunks))
 
 
 if __name__ == "__main__":

@@ -368,6 +368,9 @@ int Run() {
   long_polls.Shutdown();  // parked long polls answer now
   if (mqtt_backend != nullptr) {
     notifier.Remove(mqtt_backend.get());
+    Log("info", "mqtt stopping",
+        {{"messages_handled", absl::StrCat(mqtt_backend->handled())},
+         {"duplicates_dropped", absl::StrCat(mqtt_backend->duplicates())}});
     mqtt_backend.reset();  // disconnects from the broker
   }
   if (coap_backend != nullptr) {
