@@ -284,6 +284,29 @@ void WriteUpdateEvent(JsonWriter& w, const UpdateEvent& e) {
   w.EndObject();
 }
 
+void WriteUpdateStats(JsonWriter& w, OtaPackageType type, const std::vector<int64_t>& counts) {
+  auto count = [&](UpdateState s) {
+    const size_t i = static_cast<size_t>(s);
+    return i < counts.size() ? counts[i] : int64_t{0};
+  };
+  w.BeginObject();
+  StringOrNull(w, "type", PackageTypeName(type));
+  int64_t updating = 0;
+  for (int i = ::fwota::v1::UPDATE_STATE_QUEUED; i <= ::fwota::v1::UPDATE_STATE_FAILED; ++i) {
+    const auto state = static_cast<UpdateState>(i);
+    w.Field(UpdateStateName(state), count(state));
+    if (state >= ::fwota::v1::UPDATE_STATE_INITIATED &&
+        state <= ::fwota::v1::UPDATE_STATE_UPDATING) {
+      updating += count(state);
+    }
+  }
+  w.Field("waiting", count(::fwota::v1::UPDATE_STATE_QUEUED))
+      .Field("updating", updating)
+      .Field("updated", count(::fwota::v1::UPDATE_STATE_UPDATED))
+      .Field("failed", count(::fwota::v1::UPDATE_STATE_FAILED))
+      .EndObject();
+}
+
 void WriteError(JsonWriter& w, const absl::Status& status, int64_t timestamp_ms) {
   WriteHttpError(w, HttpStatusFor(status.code()), status.message(),
                  TbErrorCodeFor(status.code()), timestamp_ms);

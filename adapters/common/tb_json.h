@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
@@ -88,6 +89,13 @@ std::string UpdateStatusJson(const UpdateStatus& status);
 // packageId, title, version, error, source ("server" / "device"), accepted, note.
 void WriteUpdateEvent(JsonWriter& w, const UpdateEvent& event);
 std::string UpdateEventJson(const UpdateEvent& event);
+
+// The per-state counts of one type, as GET /api/ota/stats answers them:
+// {"type":"FIRMWARE","QUEUED":n,...,"FAILED":n,"waiting":..,"updating":..,"updated":..,
+// "failed":..}: the dashboard's count cards (waiting = QUEUED, updating = INITIATED to
+// UPDATING) and the counts behind them. `counts` is indexed by UpdateState (missing
+// entries count 0).
+void WriteUpdateStats(JsonWriter& w, OtaPackageType type, const std::vector<int64_t>& counts);
 
 // The dashboard's progress percentage of `state` (see WriteUpdateStatus); 0 for
 // UNSPECIFIED.

@@ -250,7 +250,8 @@ class MqttEndToEndTest(unittest.TestCase):
         package = self.rest("POST", "/api/otaPackage", {
             "title": "shared-fw", "version": "1.0", "type": "FIRMWARE",
             "deviceProfileId": {"id": profile}})["id"]["id"]
-        subprocess.run(["curl", "-sS", "-f", "-X", "POST", "%s/api/otaPackage/%s" % (self.base, package),
+        subprocess.run(["curl", "-sS", "-f", "-X", "POST",
+                        "%s/api/otaPackage/%s" % (self.base, package),
                         "-H", "X-Authorization: Bearer " + self.key, "-F", "file=@" + path],
                        check=True, capture_output=True)
         self.rest("POST", "/api/deviceProfile", {"id": {"id": profile}, "name": "shared",
@@ -311,8 +312,8 @@ class MqttEndToEndTest(unittest.TestCase):
         check_clean_exit(self, read_b(), fwotad_b, True)
 
         def handled(log):
-            found = re.findall(r'msg="mqtt stopping" messages_handled=(\d+) duplicates_dropped=(\d+)',
-                               log)
+            found = re.findall(
+                r'msg="mqtt stopping" messages_handled=(\d+) duplicates_dropped=(\d+)', log)
             self.assertTrue(found, log[-2000:])
             return int(found[-1][0]), int(found[-1][1])
         (a, dup_a), (b, dup_b) = handled(self._log()), handled(read_b())

@@ -502,6 +502,96 @@ class AuditTest(CliTestBase):
         self.assertIn("FAILURE", self.ok("audit").out)
 
 
+class RolloutTest(CliTestBase):
+    """rollout stats / devices and device status / history: the update process as the
+    administrator watches it (on a data directory: assignments queue the devices)."""
+
+    def setUp(self):
+        super().setUp()
+        self.make_profile("p")
+        for name in ("alpha", "beta", "gamma"):
+            self.ok("device", "create", "--name=" + name, "--profile=p")
+
+    def test_a_rollout_counts_and_lists_its_devices(self):
+        stats = self.ok_json("rollout", "stats")
+        self.assertEqual((stats["type"], stats["waiting"], stats["QUEUED"]), ("FIRMWARE", 0, 0))
+        self.make_package("fw", "1", "FIRMWARE", "p")
+        self.make_package("fw", "2", "FIRMWARE", "p", seed=2)
+        self.ok("assign", "--package=fw@1", "--profile=p")
+        self.ok("assign", "--package=fw@2", "--device=beta")
+        stats = self.ok_json("rollout", "stats", "--type=FIRMWARE")
+        self.assertEqual((stats["QUEUED"], stats["waiting"], stats["updating"], stats["updated"],
+                          stats["failed"]), (3, 3, 0, 0, 0))
+        self.assertEqual(self.ok_json("rollout", "stats", "--type=SOFTWARE")["QUEUED"], 0)
+        text = self.ok("rollout", "stats").out
+        self.assertTrue(text.startswith("FIRMWARE: waiting 3, updating 0, updated 0, failed 0\n"),
+                        text)
+        self.assertEqual(text.split("\n")[2].split(), ["3", "0", "0", "0", "0", "0", "0", "0"])
+
+        devices = self.ok_json("rollout", "devices")
+        self.assertEqual(devices["totalElements"], 3)
+        by_name = {d["deviceName"]: d for d in devices["data"]}
+        self.assertEqual(sorted(by_name), ["alpha", "beta", "gamma"])
+        self.assertEqual((by_name["beta"]["state"], by_name["beta"]["targetVersion"]),
+                         ("QUEUED", "2"))
+        self.assertEqual(by_name["alpha"]["targetVersion"], "1")
+        self.assertEqual(by_name["alpha"]["progress"], 0)
+        # Name search, state filter, paging.
+        found = self.ok_json("rollout", "devices", "--search=AMM", "--state=QUEUED")
+        self.assertEqual([d["deviceName"] for d in found["data"]], ["gamma"])
+        self.assertEqual(self.ok_json("rollout", "devices", "--state=FAILED")["data"], [])
+        page = self.ok_json("rollout", "devices", "--page_size=2", "--page=1")
+        self.assertEqual((len(page["data"]), page["totalPages"], page["hasNext"]), (1, 2, False))
+        table = self.ok("rollout", "devices", "--search=beta").out.split("\n")
+        self.assertEqual(table[0].split(), ["DEVICE", "STATE", "SINCE", "PROGRESS", "CURRENT",
+                                            "TARGET", "NOTICES", "ERROR"])
+        self.assertEqual(table[1].split()[:2], ["beta", "QUEUED"])
+        self.assertIn("fw 2", table[1])
+        self.assertEqual(len(table), 3)  # header, beta, and the final newline
+
+        self.fails(EXIT_USAGE, "invalid --state DONE: QUEUED, INITIATED", "rollout", "devices",
+                   "--state=DONE")
+        self.fails(EXIT_USAGE, "Unknown OTA package type \"BOOT\"", "rollout", "stats",
+                   "--type=BOOT")
+        self.fails(EXIT_USAGE, "--page_size and --page must not be negative", "rollout",
+                   "devices", "--page_size=-1")
+
+    def test_device_status_and_history(self):
+        self.fails(EXIT_NOT_FOUND, "Device alpha has no FIRMWARE update status: no package was "
+                   "ever assigned to it", "device", "status", "alpha")
+        self.make_package("fw", "1", "FIRMWARE", "p")
+        self.make_package("fw", "2", "FIRMWARE", "p", seed=2)
+        self.ok("assign", "--package=fw@1", "--profile=p")
+        self.ok("assign", "--package=fw@2", "--device=alpha")
+        status = self.ok_json("device", "status", "alpha")
+        self.assertEqual((status["state"], status["targetTitle"], status["targetVersion"]),
+                         ("QUEUED", "fw", "2"))
+        self.assertEqual(status["deviceId"]["id"],
+                         self.ok_json("device", "get", "alpha")["id"]["id"])
+        text = self.ok("device", "status", "alpha").out
+        self.assertIn("state:         QUEUED since ", text)
+        self.assertIn("target:        fw 2 (", text)
+
+        history = self.ok_json("device", "history", "alpha")
+        self.assertEqual([(e["state"], e["version"], e["source"]) for e in history["data"]],
+                         [("QUEUED", "2", "server"), ("QUEUED", "1", "server")])
+        self.assertEqual(history["data"][1]["note"], "assigned through the profile")
+        one = self.ok_json("device", "history", "alpha", "--page_size=1", "--page=1")
+        self.assertEqual([e["version"] for e in one["data"]], ["1"])
+        self.assertEqual(self.ok_json("device", "history", "alpha", "--type=SOFTWARE")["data"], [])
+        lines = self.ok("device", "history", "alpha").out.split("\n")
+        self.assertEqual(lines[0].split(), ["TIME", "STATE", "PACKAGE", "SOURCE", "ACCEPTED",
+                                            "ERROR", "NOTE"])
+        self.assertIn("QUEUED  fw 2", lines[1])
+
+        self.fails(EXIT_NOT_FOUND, NOT_FOUND, "device", "history", "ghost")
+        self.fails(EXIT_NOT_FOUND, NOT_FOUND, "device", "status", "ghost")
+        self.fails(EXIT_USAGE, "missing argument; usage: fwota device status D", "device",
+                   "status")
+        self.fails(EXIT_USAGE, "device history takes no --search", "device", "history", "alpha",
+                   "--search=x")
+
+
 class ChecksumTest(CliTestBase):
     def openssl(self, algorithm, path):
         out = subprocess.run(["openssl", "dgst", "-" + algorithm, "-r", path], check=True,

@@ -14,6 +14,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 import fwota_testlib as lib
 from fwota_testlib import sha256
@@ -636,6 +637,84 @@ class TlsTest(RemoteTestBase):
         self.assertEqual(self.rok("--insecure", "package", "download", "tls@1",
                                   "--output=-").stdout, data)
         self.rok("--insecure", "package", "verify", "tls@1")
+
+
+class RolloutTest(RemoteTestBase):
+    """rollout stats / devices and device status / history against fwotad while devices
+    report over the HTTP device API: --json prints exactly what the REST route answers,
+    and the tables show the states."""
+
+    def rest_get(self, path):
+        req = urllib.request.Request(self.server.url + path,
+                                     headers={"X-Authorization": "Bearer " + self.server.key})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read())
+
+    def report(self, token, telemetry):
+        req = urllib.request.Request("%s/api/v1/%s/telemetry" % (self.server.url, token),
+                                     data=json.dumps(telemetry).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            self.assertEqual(r.status, 200)
+
+    def test_rollout_as_devices_report(self):
+        image, _ = self.write_random("roll.bin", 50000, seed=4)
+        self.rok("profile", "create", "--name=roll")
+        ids = {}
+        for n in (1, 2):
+            ids[n] = self.rjson("device", "create", "--name=roll-%d" % n, "--profile=roll",
+                                "--token=ROLL_%d" % n)["device"]["id"]["id"]
+        self.rok("package", "create", "--title=roll-fw", "--version=1", "--type=FIRMWARE",
+                 "--profile=roll", "--file=" + image)
+        self.rok("assign", "--package=roll-fw@1", "--profile=roll")
+        # fwotad's worker sends both notices at once (a burst of 100).
+        deadline = time.time() + 30
+        while self.rjson("rollout", "stats")["INITIATED"] != 2:
+            self.assertLess(time.time(), deadline, "the notices were not sent")
+            time.sleep(0.1)
+        self.report("ROLL_1", {"fw_state": "DOWNLOADING"})
+        self.report("ROLL_2", {"fw_state": "FAILED", "fw_error": "flash write failed"})
+
+        stats = self.rjson("rollout", "stats", "--type=FIRMWARE")
+        self.assertEqual(stats, self.rest_get("/api/ota/stats?type=FIRMWARE"))
+        self.assertEqual((stats["DOWNLOADING"], stats["FAILED"], stats["updating"]), (1, 1, 1))
+        self.assertEqual(self.rjson("rollout", "stats", "--type=SOFTWARE"),
+                         self.rest_get("/api/ota/stats?type=SOFTWARE"))
+        text = self.rok("rollout", "stats").out
+        self.assertTrue(text.startswith("FIRMWARE: waiting 0, updating 1, updated 0, failed 1\n"),
+                        text)
+
+        listing = "/api/ota/devices?type=FIRMWARE&pageSize=1000&page=0"
+        self.assertEqual(self.rjson("rollout", "devices"), self.rest_get(listing))
+        failed = self.rjson("rollout", "devices", "--state=FAILED")
+        self.assertEqual(failed, self.rest_get(listing + "&state=FAILED"))
+        self.assertEqual([(d["deviceName"], d["error"]) for d in failed["data"]],
+                         [("roll-2", "flash write failed")])
+        self.assertEqual(self.rjson("rollout", "devices", "--search=LL-1", "--page_size=1"),
+                         self.rest_get("/api/ota/devices?type=FIRMWARE&pageSize=1&page=0"
+                                       "&textSearch=LL-1"))
+        row = self.rok("rollout", "devices", "--state=DOWNLOADING").out.split("\n")[1]
+        self.assertEqual(row.split()[:2], ["roll-1", "DOWNLOADING"])
+        self.assertIn("10%", row)
+
+        status = self.rjson("device", "status", "roll-2")
+        self.assertEqual(status, self.rest_get("/api/device/%s/otaStatus?type=FIRMWARE" % ids[2]))
+        self.assertEqual((status["state"], status["error"]), ("FAILED", "flash write failed"))
+        self.assertIn("error:         flash write failed\n", self.rok("device", "status",
+                                                                       "roll-2").out)
+        history = self.rjson("device", "history", "roll-1")
+        self.assertEqual(history, self.rest_get(
+            "/api/device/%s/otaHistory?type=FIRMWARE&pageSize=1000&page=0" % ids[1]))
+        self.assertEqual([(e["state"], e["source"]) for e in history["data"]],
+                         [("DOWNLOADING", "device"), ("INITIATED", "server"),
+                          ("QUEUED", "server")])
+        lines = self.rok("device", "history", "roll-1").out.split("\n")
+        self.assertIn("DOWNLOADING  roll-fw 1  device  yes", lines[1])
+
+        self.rfails(EXIT_NOT_FOUND, "Device roll-1 has no SOFTWARE update status", "device",
+                    "status", "roll-1", "--type=SOFTWARE")
+        self.rfails(EXIT_NOT_FOUND, NOT_FOUND, "device", "history", "roll-9")
+        self.rfails(EXIT_USAGE, "invalid --state done", "rollout", "devices", "--state=done")
 
 
 class SameAsEmbeddedTest(RemoteTestBase):

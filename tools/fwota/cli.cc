@@ -29,7 +29,8 @@ constexpr char kUsagePayload[] = "fwota.cli/usage";
 constexpr char kShortUsage[] =
     R"(usage: fwota [--data_dir=DIR] [--tenant=NAME] [--json] <command> [flags]
        fwota --server=URL [--api_key=KEY|--api_key_file=PATH] [--json] <command> [flags]
-commands: tenant, profile, device, package, assign, unassign, explain, audit, checksum
+commands: tenant, profile, device, package, assign, unassign, explain, rollout, audit,
+          checksum
 run `fwota --help` for the details
 )";
 
@@ -42,6 +43,7 @@ constexpr char kUsage[] =
   profile create --name=N [--description=D] | profile list | profile get P | profile delete P
   device create --name=N --profile=P [--token=T] | device list | device get D
   device credentials D | device delete D | device move D --profile=P
+  device status D [--type=T] | device history D [--type=T] [--page_size=N --page=K]
   package create --title=T --version=V --type=FIRMWARE|SOFTWARE --profile=P
                  [--file=PATH [--checksum_algorithm=ALG] [--checksum=HEX] | --url=URL]
                  [--tag=TAG] [--description=TEXT]
@@ -54,6 +56,9 @@ constexpr char kUsage[] =
   assign --package=PKG (--device=D | --profile=P)
   unassign --type=FIRMWARE|SOFTWARE (--device=D | --profile=P)
   explain --device=D [--type=FIRMWARE|SOFTWARE]
+  rollout stats [--type=FIRMWARE|SOFTWARE]
+  rollout devices [--type=T] [--state=QUEUED|...|UPDATED|FAILED] [--search=NAME]
+                  [--page_size=N --page=K]
   audit [--page_size=N --page=K]
   checksum [--algorithm=ALG[,ALG...]]... FILE|-
   apikey create --name=N | apikey list | apikey delete ID|NAME   (fwotad's REST keys)
@@ -94,6 +99,8 @@ constexpr Command kCommands[] = {
     {"device", "credentials", DeviceCredentials, true},
     {"device", "delete", DeviceDelete, true},
     {"device", "move", DeviceMove, true},
+    {"device", "status", DeviceStatus, true},
+    {"device", "history", DeviceHistory, true},
     {"package", "create", PackageCreate, true},
     {"package", "upload", PackageUpload, true},
     {"package", "list", PackageList, true},
@@ -106,6 +113,8 @@ constexpr Command kCommands[] = {
     {"unassign", "", Unassign, true},
     {"explain", "", Explain, true},
     {"audit", "", Audit, true},
+    {"rollout", "stats", RolloutStats, true},
+    {"rollout", "devices", RolloutDevices, true},
     {"checksum", "", Checksum, false},
     {"apikey", "create", ApiKeyCreate, true, true},
     {"apikey", "list", ApiKeyList, true, true},

@@ -2,7 +2,8 @@
 // fwota::DataDir, the way sqlite3 works on a file; remote mode (--server) runs the same
 // commands against a running fwotad through remote::NewRemoteOtaService, an OtaService
 // over its REST API, so both modes print the same. main.cc calls Main(); the commands
-// live in entity_commands.cc, package_commands.cc and checksum_command.cc.
+// live in entity_commands.cc, package_commands.cc, update_commands.cc and
+// checksum_command.cc.
 #ifndef FWOTA_TOOLS_FWOTA_CLI_H_
 #define FWOTA_TOOLS_FWOTA_CLI_H_
 
@@ -72,6 +73,10 @@ absl::Status Assign(Context& ctx, const std::vector<std::string>& args);
 absl::Status Unassign(Context& ctx, const std::vector<std::string>& args);
 absl::Status Explain(Context& ctx, const std::vector<std::string>& args);
 absl::Status Audit(Context& ctx, const std::vector<std::string>& args);
+absl::Status RolloutStats(Context& ctx, const std::vector<std::string>& args);
+absl::Status RolloutDevices(Context& ctx, const std::vector<std::string>& args);
+absl::Status DeviceStatus(Context& ctx, const std::vector<std::string>& args);
+absl::Status DeviceHistory(Context& ctx, const std::vector<std::string>& args);
 absl::Status PackageCreate(Context& ctx, const std::vector<std::string>& args);
 absl::Status PackageUpload(Context& ctx, const std::vector<std::string>& args);
 absl::Status PackageList(Context& ctx, const std::vector<std::string>& args);

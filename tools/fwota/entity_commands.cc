@@ -9,6 +9,7 @@
 #include "tools/fwota/cli.h"
 #include "tools/fwota/flags.h"
 #include "tools/fwota/output.h"
+#include "tools/fwota/paging.h"
 
 namespace fwota::cli {
 namespace {
@@ -398,33 +399,14 @@ absl::Status Explain(Context& ctx, const std::vector<std::string>& args) {
 
 absl::Status Audit(Context& ctx, const std::vector<std::string>& args) {
   FWOTA_RETURN_IF_ERROR(ExpectArgs(args, 0, "audit [--page_size=N --page=K]"));
-  const int page_size = absl::GetFlag(FLAGS_page_size);
-  const int page_number = absl::GetFlag(FLAGS_page);
-  if (page_size < 0 || page_number < 0) {
-    return UsageError("--page_size and --page must not be negative");
-  }
+  FWOTA_RETURN_IF_ERROR(CheckPagingFlags());
   FWOTA_ASSIGN_OR_RETURN(OtaService * service, ctx.Service());
-  Page<AuditEvent> page;
-  if (page_size > 0) {
-    PageQuery query;
-    query.page_size = page_size;
-    query.page = page_number;
-    FWOTA_ASSIGN_OR_RETURN(page, service->ListAudit(ctx.tenant(), query));
-  } else {
-    std::vector<AuditEvent> all;
-    PageQuery query;
-    query.page_size = 1000;
-    for (bool more = true; more; ++query.page) {
-      FWOTA_ASSIGN_OR_RETURN(Page<AuditEvent> part, service->ListAudit(ctx.tenant(), query));
-      for (AuditEvent& e : part.data) all.push_back(std::move(e));
-      more = part.has_next;
-    }
-    page = adapters::SinglePage(std::move(all));
-  }
+  FWOTA_ASSIGN_OR_RETURN(Page<AuditEvent> page,
+                         ListPageOrAll<AuditEvent>("", [&](const PageQuery& query) {
+                           return service->ListAudit(ctx.tenant(), query);
+                         }));
   if (ctx.json()) {
-    JsonWriter w;
-    adapters::WritePage<AuditEvent>(w, page, adapters::WriteAuditEvent);
-    Print(absl::StrCat(w.str(), "\n"));
+    PrintJsonPage<AuditEvent>(page, adapters::WriteAuditEvent);
     return absl::OkStatus();
   }
   Table table({"TIME", "USER", "ACTION", "STATUS", "ENTITY", "NAME", "DETAILS"});
@@ -435,10 +417,7 @@ absl::Status Audit(Context& ctx, const std::vector<std::string>& args) {
                   OrDash(e.entity_name()), OrDash(e.failure_details())});
   }
   Print(table.Render());
-  if (page_size > 0) {
-    Print(absl::StrCat("page ", page_number, " of ", page.total_pages, " (pages from 0), ",
-                       page.total_elements, " events\n"));
-  }
+  PrintPageFooter(page, "events");
   return absl::OkStatus();
 }
 

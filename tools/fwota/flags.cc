@@ -43,7 +43,10 @@ ABSL_FLAG(std::string, output, "", "download destination (\"-\": standard output
 ABSL_FLAG(std::vector<std::string>, algorithm, {},
           "checksum algorithms, comma-separated or repeated; ALL for all seven");
 
-ABSL_FLAG(std::string, search, "", "case-insensitive substring of the title");
+ABSL_FLAG(std::string, search, "",
+          "case-insensitive substring of the title (package list) or of the device name "
+          "(rollout devices)");
+ABSL_FLAG(std::string, state, "", "rollout devices: only those in this update state");
 ABSL_FLAG(int32_t, page_size, 0, "page size (0: everything in one listing)");
 ABSL_FLAG(int32_t, page, 0, "page number, from 0");
 ABSL_FLAG(std::string, sort, "createdTime", "createdTime, title, version, type or dataSize");

@@ -46,6 +46,7 @@ ABSL_DECLARE_FLAG(std::vector<std::string>, algorithm);
 
 // Listing.
 ABSL_DECLARE_FLAG(std::string, search);
+ABSL_DECLARE_FLAG(std::string, state);
 ABSL_DECLARE_FLAG(int32_t, page_size);
 ABSL_DECLARE_FLAG(int32_t, page);
 ABSL_DECLARE_FLAG(std::string, sort);

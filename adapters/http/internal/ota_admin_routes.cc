@@ -367,33 +367,15 @@ HttpResponse ListOtaHistory(const ApiContext& api, const RouteCall& call) {
   return PageResponse(*page, adapters::WriteUpdateEvent);
 }
 
-// {"type":"FIRMWARE","QUEUED":n,...,"FAILED":n,"waiting":..,"updating":..,"updated":..,
-// "failed":..}: the dashboard's count cards (Waiting = QUEUED, Updating = INITIATED to
-// UPDATING) and the per-state counts behind them.
+// The dashboard's count cards and the per-state counts behind them (see
+// adapters::WriteUpdateStats).
 HttpResponse GetOtaStats(const ApiContext& api, const RouteCall& call) {
   absl::StatusOr<OtaPackageType> type = TypeParam(call.request, "type", ::fwota::v1::FIRMWARE);
   if (!type.ok()) return ErrorResponse(type.status());
   absl::StatusOr<std::vector<int64_t>> counts = api.service.CountUpdateStates(*call.tenant, *type);
   if (!counts.ok()) return ErrorResponse(counts.status());
-  auto count = [&](UpdateState s) {
-    size_t i = static_cast<size_t>(s);
-    return i < counts->size() ? (*counts)[i] : int64_t{0};
-  };
   JsonWriter w;
-  w.BeginObject().Field("type", *type == ::fwota::v1::SOFTWARE ? "SOFTWARE" : "FIRMWARE");
-  int64_t updating = 0;
-  for (int i = ::fwota::v1::UPDATE_STATE_QUEUED; i <= ::fwota::v1::UPDATE_STATE_FAILED; ++i) {
-    const auto state = static_cast<UpdateState>(i);
-    w.Field(UpdateStateName(state), count(state));
-    if (state >= ::fwota::v1::UPDATE_STATE_INITIATED && state <= ::fwota::v1::UPDATE_STATE_UPDATING) {
-      updating += count(state);
-    }
-  }
-  w.Field("waiting", count(::fwota::v1::UPDATE_STATE_QUEUED))
-      .Field("updating", updating)
-      .Field("updated", count(::fwota::v1::UPDATE_STATE_UPDATED))
-      .Field("failed", count(::fwota::v1::UPDATE_STATE_FAILED))
-      .EndObject();
+  adapters::WriteUpdateStats(w, *type, *counts);
   return JsonResponse(w.str());
 }
 

@@ -503,21 +503,43 @@ class RemoteOtaService : public OtaService {
   absl::Status RecordDeviceReport(absl::string_view, const DeviceReport&) override {
     return Unsupported("the device API");
   }
-  absl::StatusOr<UpdateStatus> GetUpdateStatus(const TenantContext&, absl::string_view,
-                                               OtaPackageType) override {
-    return Unsupported("update status");
+  absl::StatusOr<UpdateStatus> GetUpdateStatus(const TenantContext&, absl::string_view device_id,
+                                               OtaPackageType type) override {
+    FWOTA_ASSIGN_OR_RETURN(JsonValue json,
+                           Call("GET", absl::StrCat("/api/device/", AsUuid(device_id),
+                                                    "/otaStatus?type=", PackageTypeName(type))));
+    return ReadUpdateStatus(json);
   }
-  absl::StatusOr<Page<UpdateEvent>> ListUpdateHistory(const TenantContext&, absl::string_view,
-                                                      OtaPackageType, const PageQuery&) override {
-    return Unsupported("update history");
+  absl::StatusOr<Page<UpdateEvent>> ListUpdateHistory(const TenantContext&,
+                                                      absl::string_view device_id,
+                                                      OtaPackageType type,
+                                                      const PageQuery& query) override {
+    FWOTA_ASSIGN_OR_RETURN(
+        JsonValue json,
+        Call("GET", absl::StrCat("/api/device/", AsUuid(device_id), "/otaHistory?type=",
+                                 PackageTypeName(type), "&pageSize=", query.page_size,
+                                 "&page=", query.page)));
+    return ReadPage<UpdateEvent>(json, ReadUpdateEvent);
   }
   absl::StatusOr<std::vector<int64_t>> CountUpdateStates(const TenantContext&,
-                                                         OtaPackageType) override {
-    return Unsupported("update statistics");
+                                                         OtaPackageType type) override {
+    FWOTA_ASSIGN_OR_RETURN(JsonValue json,
+                           Call("GET", absl::StrCat("/api/ota/stats?type=", PackageTypeName(type))));
+    return ReadUpdateStats(json);
   }
-  absl::StatusOr<Page<UpdateStatus>> ListUpdateStatuses(const TenantContext&, OtaPackageType,
-                                                        UpdateState, const PageQuery&) override {
-    return Unsupported("update statuses");
+  absl::StatusOr<Page<UpdateStatus>> ListUpdateStatuses(const TenantContext&, OtaPackageType type,
+                                                        UpdateState state,
+                                                        const PageQuery& query) override {
+    std::string target = absl::StrCat("/api/ota/devices?type=", PackageTypeName(type),
+                                      "&pageSize=", query.page_size, "&page=", query.page);
+    if (state != ::fwota::v1::UPDATE_STATE_UNSPECIFIED) {
+      absl::StrAppend(&target, "&state=", UpdateStateName(state));
+    }
+    if (!query.text_search.empty()) {
+      absl::StrAppend(&target, "&textSearch=", Escape(query.text_search));
+    }
+    FWOTA_ASSIGN_OR_RETURN(JsonValue json, Call("GET", target));
+    return ReadPage<UpdateStatus>(json, ReadUpdateStatus);
   }
 
   // ---- Audit ----

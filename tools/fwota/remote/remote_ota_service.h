@@ -20,6 +20,8 @@
 //   nothing) is sent as the nil UUID, so that the answer is the core's own message
 //   ("Can't assign non-existent firmware!", "OtaPackage is referencing to non-existent
 //   device profile!"), as in embedded mode.
+// - The update process's reads: GET /api/device/{id}/otaStatus and /otaHistory,
+//   /api/ota/stats and /api/ota/devices.
 // - Errors come back through http_status.h with the codes embedded mode returns.
 // Tenant, API key and device-facing calls are kUnimplemented: the command line refuses
 // those commands in remote mode before they get here. The TenantContext arguments are

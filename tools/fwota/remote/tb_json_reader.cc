@@ -37,6 +37,12 @@ OtaPackageType TypeOf(const JsonValue& object) {
   return type.ok() ? *type : ::fwota::v1::OTA_PACKAGE_TYPE_UNSPECIFIED;
 }
 
+// A "state" member; UNSPECIFIED for null, absent or unknown.
+UpdateState StateOf(const JsonValue& object) {
+  absl::StatusOr<UpdateState> state = ParseUpdateState(Str(object, "state"));
+  return state.ok() ? *state : ::fwota::v1::UPDATE_STATE_UNSPECIFIED;
+}
+
 }  // namespace
 
 absl::Status UnexpectedAnswer(absl::string_view what) {
@@ -130,6 +136,56 @@ absl::StatusOr<AuditEvent> ReadAuditEvent(const JsonValue& json) {
   }
   e.set_failure_details(Str(json, "actionFailureDetails"));
   return e;
+}
+
+absl::StatusOr<UpdateStatus> ReadUpdateStatus(const JsonValue& json) {
+  FWOTA_RETURN_IF_ERROR(RequireObject(json, "an update status"));
+  UpdateStatus s;
+  s.set_device_id(IdOf(json.Find("deviceId")));
+  s.set_type(TypeOf(json));
+  s.set_state(StateOf(json));
+  s.set_state_since(Int(json, "stateSince"));
+  s.set_target_package_id(IdOf(json.Find("targetPackageId")));
+  s.set_target_title(Str(json, "targetTitle"));
+  s.set_target_version(Str(json, "targetVersion"));
+  s.set_target_tag(Str(json, "targetTag"));
+  s.set_target_ts(Int(json, "targetTs"));
+  s.set_current_title(Str(json, "currentTitle"));
+  s.set_current_version(Str(json, "currentVersion"));
+  s.set_error(Str(json, "error"));
+  s.set_last_activity(Int(json, "lastActivity"));
+  s.set_notices_sent(static_cast<int32_t>(Int(json, "noticesSent")));
+  return s;
+}
+
+absl::StatusOr<UpdateEvent> ReadUpdateEvent(const JsonValue& json) {
+  FWOTA_RETURN_IF_ERROR(RequireObject(json, "an update history entry"));
+  UpdateEvent e;
+  e.set_id(Str(json, "id"));
+  e.set_created_time(Int(json, "createdTime"));
+  e.set_device_id(IdOf(json.Find("deviceId")));
+  e.set_type(TypeOf(json));
+  e.set_state(StateOf(json));
+  e.set_package_id(IdOf(json.Find("packageId")));
+  e.set_title(Str(json, "title"));
+  e.set_version(Str(json, "version"));
+  e.set_error(Str(json, "error"));
+  e.set_source(Str(json, "source"));
+  const JsonValue* accepted = json.Find("accepted");
+  e.set_accepted(accepted != nullptr && accepted->boolean());
+  e.set_note(Str(json, "note"));
+  return e;
+}
+
+absl::StatusOr<std::vector<int64_t>> ReadUpdateStats(const JsonValue& json) {
+  FWOTA_RETURN_IF_ERROR(RequireObject(json, "update statistics"));
+  std::vector<int64_t> counts(::fwota::v1::UPDATE_STATE_FAILED + 1, 0);
+  for (int i = ::fwota::v1::UPDATE_STATE_QUEUED; i <= ::fwota::v1::UPDATE_STATE_FAILED; ++i) {
+    const JsonValue* n = json.Find(UpdateStateName(static_cast<UpdateState>(i)));
+    if (n == nullptr) return UnexpectedAnswer("update statistics without every state");
+    counts[i] = n->Int();
+  }
+  return counts;
 }
 
 absl::StatusOr<Explanation> ReadExplanation(const JsonValue& json) {

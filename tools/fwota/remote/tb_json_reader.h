@@ -25,6 +25,11 @@ absl::StatusOr<Device> ReadDevice(const JsonValue& json);
 absl::StatusOr<DeviceProfile> ReadDeviceProfile(const JsonValue& json);
 absl::StatusOr<AuditEvent> ReadAuditEvent(const JsonValue& json);
 absl::StatusOr<Explanation> ReadExplanation(const JsonValue& json);
+absl::StatusOr<UpdateStatus> ReadUpdateStatus(const JsonValue& json);
+absl::StatusOr<UpdateEvent> ReadUpdateEvent(const JsonValue& json);
+// GET /api/ota/stats's object as CountUpdateStates returns it, indexed by UpdateState
+// (index 0, devices with a status but no state, is not in the answer: 0).
+absl::StatusOr<std::vector<int64_t>> ReadUpdateStats(const JsonValue& json);
 // The access token (credentialsId) of a DeviceCredentials object.
 absl::StatusOr<std::string> ReadAccessToken(const JsonValue& json);
 
