@@ -245,6 +245,87 @@ class FwotadTest(unittest.TestCase):
         self.assertEqual(self.api("GET", "/api/otaPackages?pageSize=1&page=0")[0], 200)
 
 
+def scrape(base):
+    """GET /metrics as {sample: value} ("name" or "name{labels}")."""
+    status, body, headers = curl([base + "/metrics"])
+    assert status == 200, (status, body)
+    assert "text/plain; version=0.0.4" in headers, headers
+    samples = {}
+    for line in body.decode().splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    return samples
+
+
+class OpsTest(unittest.TestCase):
+    """/healthz always, /metrics with --http_metrics: the counters follow real traffic."""
+
+    def test_health_and_metrics(self):
+        tmp = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
+        server = Fwotad(os.path.join(tmp, "data"), "--http_metrics", "--notices_per_minute=0")
+        base = "http://127.0.0.1:%d" % server.port
+        h = ["-H", "X-Authorization: Bearer " + server.key, "-H", "Content-Type: application/json"]
+        try:
+            status, body, headers = curl([base + "/healthz"])
+            self.assertEqual((status, json.loads(body)), (200, {"status": "UP"}))
+            self.assertEqual(curl(["-X", "POST", base + "/healthz"])[0], 405)
+            before = scrape(base)
+            self.assertEqual(before["fwota_notices_queued"], 0)
+
+            status, out, _ = curl(["-X", "POST", base + "/api/deviceProfile", *h,
+                                   "--data-binary", '{"name":"ops"}'])
+            profile = json.loads(out)["id"]["id"]
+            curl(["-X", "POST", base + "/api/device?accessToken=OPS_TOKEN", *h, "--data-binary",
+                  json.dumps({"name": "ops-1", "deviceProfileId": {"id": profile}})])
+            status, out, _ = curl(["-X", "POST", base + "/api/otaPackage", *h, "--data-binary",
+                                   json.dumps({"title": "ops", "version": "1", "type": "FIRMWARE",
+                                               "deviceProfileId": {"id": profile}})])
+            package = json.loads(out)["id"]["id"]
+            image = os.path.join(tmp, "ops.bin")
+            with open(image, "wb") as f:
+                f.write(os.urandom(200000))
+            status, out, _ = curl(["-X", "POST", base + "/api/otaPackage/" + package,
+                                   "-H", "X-Authorization: Bearer " + server.key,
+                                   "-F", "file=@" + image])
+            self.assertEqual(status, 200, out)
+            status, out, _ = curl(["-X", "POST", base + "/api/deviceProfile", *h, "--data-binary",
+                                   json.dumps({"id": {"id": profile}, "name": "ops",
+                                               "firmwareId": {"id": package}})])
+            self.assertEqual(status, 200, out)
+            self.assertEqual(curl([base + "/api/v1/OPS_TOKEN/firmware?title=ops&version=1"])[0],
+                             200)
+            self.assertEqual(curl([base + "/api/v1/NO_SUCH_TOKEN/firmware?title=ops&version=1"])[0],
+                             401)
+            wait_for(lambda: scrape(base)["fwota_notices_sent_total"] == 1, "the notice")
+            after = scrape(base)
+            # Six answered with 2xx (the scrapes and /healthz count too), two with 4xx.
+            self.assertGreaterEqual(after['fwota_http_requests_total{code="2xx"}']
+                                    - before['fwota_http_requests_total{code="2xx"}'], 6)
+            self.assertEqual(after['fwota_http_requests_total{code="4xx"}']
+                             - before['fwota_http_requests_total{code="4xx"}'], 1)
+            self.assertGreater(after["fwota_http_request_body_bytes_total"], 200000)
+            self.assertGreater(after["fwota_http_response_body_bytes_total"], 200000)
+            self.assertEqual(after['fwota_http_request_duration_seconds_bucket{le="+Inf"}'],
+                             after["fwota_http_request_duration_seconds_count"])
+            self.assertEqual(after["fwota_notices_queued"], 0)
+            self.assertEqual(after['fwota_stalls_total{action="failed"}'], 0)
+            self.assertEqual(server.stop(), 0)
+        finally:
+            server.stop()
+
+    def test_no_metrics_unless_asked(self):
+        tmp = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
+        server = Fwotad(os.path.join(tmp, "data"))
+        try:
+            base = "http://127.0.0.1:%d" % server.port
+            self.assertEqual(curl([base + "/healthz"])[0], 200)
+            self.assertEqual(curl([base + "/metrics"])[0], 404)
+            self.assertEqual(server.stop(), 0)
+        finally:
+            server.stop()
+
+
 class RestartTest(unittest.TestCase):
     def test_restart_serves_the_same_data_and_keeps_the_key(self):
         tmp = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))

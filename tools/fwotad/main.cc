@@ -10,12 +10,14 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "adapters/coap/coap_backend.h"
@@ -31,6 +33,7 @@
 #include "fwota/update_worker.h"
 #include "tools/fwotad/config.h"
 #include "tools/fwotad/log.h"
+#include "tools/fwotad/ops_routes.h"
 
 ABSL_FLAG(std::string, config, "", "text-format FwotadConfig file (proto/fwota/v1/config.proto)");
 ABSL_FLAG(std::string, data_dir, "./var", "data directory: SQLite metadata and blob files");
@@ -38,6 +41,8 @@ ABSL_FLAG(std::string, http_address, "127.0.0.1", "HTTP listen address (0.0.0.0:
 ABSL_FLAG(int32_t, http_port, 8080, "HTTP port (0: any free port)");
 ABSL_FLAG(std::string, http_tls_cert, "", "PEM certificate: with --http_tls_key, serve HTTPS only");
 ABSL_FLAG(std::string, http_tls_key, "", "PEM private key for --http_tls_cert");
+ABSL_FLAG(bool, http_metrics, false,
+          "serve GET /metrics (Prometheus text, no API key; GET /healthz is always served)");
 ABSL_FLAG(int64_t, max_package_size, int64_t{2} << 30, "largest package accepted, in bytes");
 ABSL_FLAG(int64_t, notices_per_minute, 100,
           "update notices sent per minute on average (ThingsBoard: 100); 0: unlimited");
@@ -98,6 +103,7 @@ absl::StatusOr<::fwota::v1::FwotadConfig> EffectiveConfig() {
   if (FlagChanged("http_tls_key")) {
     config.mutable_http()->set_tls_private_key_file(absl::GetFlag(FLAGS_http_tls_key));
   }
+  if (FlagChanged("http_metrics")) config.mutable_http()->set_metrics(absl::GetFlag(FLAGS_http_metrics));
   if (FlagChanged("max_package_size")) {
     config.set_max_package_size(absl::GetFlag(FLAGS_max_package_size));
   }
@@ -208,6 +214,9 @@ int Run() {
     return 1;
   }
 
+  // Counters for GET /metrics, fed by the hooks below.
+  ServerMetrics metrics;
+
   // ---- Adapters: wired here, and only here. ----
   std::unique_ptr<mqtt::MqttMapping> mqtt_mapping;
   std::unique_ptr<mqtt::MqttBackend> mqtt_backend;
@@ -292,8 +301,9 @@ int Run() {
   worker_options.stall.renotify = updates.stall_renotify();
   // One log line per 10 s of sending (a paced rollout sends a notice every few hundred
   // ms), and one when the queue runs empty. Called from the worker's one thread.
-  worker_options.on_drain = [total = DrainResult(), last = absl::InfinitePast()](
+  worker_options.on_drain = [&metrics, total = DrainResult(), last = absl::InfinitePast()](
                                 const DrainResult& r) mutable {
+    metrics.RecordDrain(r);
     total.sent += r.sent;
     total.deletions += r.deletions;
     total.skipped += r.skipped;
@@ -304,11 +314,13 @@ int Run() {
     total = DrainResult();
     last = absl::Now();
   };
-  worker_options.on_sweep = [](const StallSweepResult& r) {
+  worker_options.on_sweep = [&metrics](const StallSweepResult& r) {
+    metrics.RecordSweep(r);
     Log("warn", "stalled devices",
         {{"notified_again", absl::StrCat(r.renotified)}, {"failed", absl::StrCat(r.failed)}});
   };
-  worker_options.on_error = [](const absl::Status& s) {
+  worker_options.on_error = [&metrics](const absl::Status& s) {
+    metrics.RecordUpdateError();
     Log("error", "update process", {{"error", std::string(s.message())}});
   };
   absl::StatusOr<std::unique_ptr<UpdateWorker>> worker =
@@ -317,6 +329,32 @@ int Run() {
     Log("error", "cannot start the update process", {{"error", std::string(worker.status().message())}});
     return 1;
   }
+
+  // /healthz and /metrics. The MQTT and CoAP figures are read under backends_mu, which
+  // the shutdown below takes before it stops those backends.
+  absl::Mutex backends_mu;
+  mqtt::MqttBackend* mqtt_for_metrics = mqtt_backend.get();
+  coap::CoapBackend* coap_for_metrics = coap_backend.get();
+  OpsRoutesOptions ops_options;
+  ops_options.service = &service;
+  ops_options.metrics = &metrics;
+  ops_options.metrics_enabled = config->http().metrics();
+  ops_options.extra_samples = [&]() {
+    std::vector<ServerMetrics::Sample> out;
+    absl::MutexLock lock(&backends_mu);
+    if (mqtt_for_metrics != nullptr) {
+      out.push_back({"fwota_mqtt_messages_handled_total", "MQTT device messages handled",
+                     "counter", static_cast<double>(mqtt_for_metrics->handled())});
+      out.push_back({"fwota_mqtt_duplicates_dropped_total",
+                     "MQTT messages the broker sent again, recognised and not answered twice",
+                     "counter", static_cast<double>(mqtt_for_metrics->duplicates())});
+    }
+    if (coap_for_metrics != nullptr) {
+      out.push_back({"fwota_coap_observers", "CoAP devices observing their attributes", "gauge",
+                     static_cast<double>(coap_for_metrics->observers())});
+    }
+    return out;
+  };
 
   http::OtaHttpApiOptions api_options;
   api_options.attribute_updates = &long_polls;
@@ -329,7 +367,8 @@ int Run() {
   http_options.keep_alive_timeout = absl::Milliseconds(config->http().keep_alive_timeout_ms());
   http_options.tls_certificate_file = config->http().tls_certificate_file();
   http_options.tls_private_key_file = config->http().tls_private_key_file();
-  http_options.access_log = [](const http::AccessLogEntry& e) {
+  http_options.access_log = [&metrics](const http::AccessLogEntry& e) {
+    metrics.RecordHttp(e);
     LogFields fields = {{"remote", e.remote_address},
                         {"method", e.method},
                         {"target", e.target},
@@ -341,7 +380,8 @@ int Run() {
     Log(e.error.empty() && e.status < 500 ? "info" : "warn", "request", fields);
   };
   absl::StatusOr<std::unique_ptr<http::HttpServer>> server =
-      http::HttpServer::Start(http_options, http::NewOtaHttpApi(service, api_options));
+      http::HttpServer::Start(http_options, WithOpsRoutes(http::NewOtaHttpApi(service, api_options),
+                                                          std::move(ops_options)));
   if (!server.ok()) {
     Log("error", "cannot start the HTTP server",
         {{"address", http_options.address},
@@ -366,6 +406,11 @@ int Run() {
   Log("info", "shutting down", {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
   worker->reset();  // no notice goes out after this
   long_polls.Shutdown();  // parked long polls answer now
+  {
+    absl::MutexLock lock(&backends_mu);
+    mqtt_for_metrics = nullptr;
+    coap_for_metrics = nullptr;
+  }
   if (mqtt_backend != nullptr) {
     notifier.Remove(mqtt_backend.get());
     Log("info", "mqtt stopping",
