@@ -273,22 +273,7 @@ class OpsTest(unittest.TestCase):
             before = scrape(base)
             self.assertEqual(before["fwota_notices_queued"], 0)
 
-            status, out, _ = curl(["-X", "POST", base + "/api/deviceProfile", *h,
-                                   "--data-binary", '{"name":"ops"}'])
-            profile = json.loads(out)["id"]["id"]
-            curl(["-X", "POST", base + "/api/device?accessToken=OPS_TOKEN", *h, "--data-binary",
-                  json.dumps({"name": "ops-1", "deviceProfileId": {"id": profile}})])
-            status, out, _ = curl(["-X", "POST", base + "/api/otaPackage", *h, "--data-binary",
-                                   json.dumps({"title": "ops", "version": "1", "type": "FIRMWARE",
-                                               "deviceProfileId": {"id": profile}})])
-            package = json.loads(out)["id"]["id"]
-            image = os.path.join(tmp, "ops.bin")
-            with open(image, "wb") as f:
-                f.write(os.urandom(200000))
-            status, out, _ = curl(["-X", "POST", base + "/api/otaPackage/" + package,
-                                   "-H", "X-Authorization: Bearer " + server.key,
-                                   "-F", "file=@" + image])
-            self.assertEqual(status, 200, out)
+            profile, package = provision(server, tmp, "ops", "OPS_TOKEN", os.urandom(200000))
             status, out, _ = curl(["-X", "POST", base + "/api/deviceProfile", *h, "--data-binary",
                                    json.dumps({"id": {"id": profile}, "name": "ops",
                                                "firmwareId": {"id": package}})])
@@ -371,6 +356,32 @@ class RestartTest(unittest.TestCase):
             self.assertEqual(server.stop(), 0)
 
 
+def provision(server, tmp, name, token, image):
+    """Over the REST API: a profile `name`, a device `name`-1 in it with `token`, and a
+    firmware package `name` version 1 of the bytes `image` (not assigned yet). Returns
+    (profile id, package id)."""
+    base = "http://127.0.0.1:%d" % server.port
+    h = ["-H", "X-Authorization: Bearer " + server.key, "-H", "Content-Type: application/json"]
+
+    def post(path, body):
+        status, out, _ = curl(["-X", "POST", base + path, *h, "--data-binary", json.dumps(body)])
+        assert status == 200, (path, status, out)
+        return json.loads(out)["id"]["id"]
+    profile = post("/api/deviceProfile", {"name": name})
+    post("/api/device?accessToken=" + token,
+         {"name": name + "-1", "deviceProfileId": {"id": profile}})
+    package = post("/api/otaPackage", {"title": name, "version": "1", "type": "FIRMWARE",
+                                       "deviceProfileId": {"id": profile}})
+    path = os.path.join(tmp, name + ".bin")
+    with open(path, "wb") as f:
+        f.write(image)
+    status, out, _ = curl(["-X", "POST", base + "/api/otaPackage/%s?checksumAlgorithm=SHA256"
+                           % package, "-H", "X-Authorization: Bearer " + server.key,
+                           "-F", "file=@" + path])
+    assert status == 200, out
+    return profile, package
+
+
 class LongPollTest(unittest.TestCase):
     def test_long_poll_gets_the_notice_and_shutdown_answers_parked_polls(self):
         tmp = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
@@ -379,25 +390,7 @@ class LongPollTest(unittest.TestCase):
         base = "http://127.0.0.1:%d" % server.port
         h = ["-H", "X-Authorization: Bearer " + server.key, "-H", "Content-Type: application/json"]
         try:
-            status, out, _ = curl(["-X", "POST", base + "/api/deviceProfile", *h,
-                                   "--data-binary", '{"name":"lp"}'])
-            self.assertEqual(status, 200, out)
-            profile = json.loads(out)["id"]["id"]
-            status, out, _ = curl(["-X", "POST", base + "/api/device?accessToken=LP_TOKEN", *h,
-                                   "--data-binary", json.dumps(
-                                       {"name": "lp-1", "deviceProfileId": {"id": profile}})])
-            self.assertEqual(status, 200, out)
-            status, out, _ = curl(["-X", "POST", base + "/api/otaPackage", *h, "--data-binary",
-                                   json.dumps({"title": "lp", "version": "1", "type": "FIRMWARE",
-                                               "deviceProfileId": {"id": profile}})])
-            package = json.loads(out)["id"]["id"]
-            image = os.path.join(tmp, "lp.bin")
-            with open(image, "wb") as f:
-                f.write(b"long poll image")
-            status, out, _ = curl(["-X", "POST", base + "/api/otaPackage/%s?checksumAlgorithm=SHA256"
-                                   % package, "-H", "X-Authorization: Bearer " + server.key,
-                                   "-F", "file=@" + image])
-            self.assertEqual(status, 200, out)
+            profile, package = provision(server, tmp, "lp", "LP_TOKEN", b"long poll image")
             # A device parks a long poll; the profile assignment's notice answers it.
             poll = subprocess.Popen(["curl", "-sS", "-w", "\n%{http_code}", base +
                                      "/api/v1/LP_TOKEN/attributes/updates?timeout=20000"],

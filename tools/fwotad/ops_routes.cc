@@ -17,6 +17,13 @@ void Family(std::string& out, absl::string_view name, absl::string_view type,
   absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
 }
 
+// A family with one unlabelled sample.
+void Single(std::string& out, absl::string_view name, absl::string_view type,
+            absl::string_view help, int64_t value) {
+  Family(out, name, type, help);
+  absl::StrAppend(&out, name, " ", value, "\n");
+}
+
 // Integers exactly; other values in the shortest form that reads back the same.
 std::string Number(double v) {
   if (std::isnan(v)) return "NaN";
@@ -93,15 +100,13 @@ std::string ServerMetrics::Render(const std::vector<Sample>& extra) const {
     absl::StrAppend(&out, "fwota_http_requests_total{code=\"", i + 1, "xx\"} ",
                     get(http_by_class_[i]), "\n");
   }
-  Family(out, "fwota_http_connection_errors_total", "counter",
-         "HTTP connections that ended without an answer (timeout, reset, malformed request)");
-  absl::StrAppend(&out, "fwota_http_connection_errors_total ", get(http_failed_connections_),
-                  "\n");
-  Family(out, "fwota_http_request_body_bytes_total", "counter", "HTTP request body bytes read");
-  absl::StrAppend(&out, "fwota_http_request_body_bytes_total ", get(http_bytes_in_), "\n");
-  Family(out, "fwota_http_response_body_bytes_total", "counter",
-         "HTTP response body bytes written");
-  absl::StrAppend(&out, "fwota_http_response_body_bytes_total ", get(http_bytes_out_), "\n");
+  Single(out, "fwota_http_connection_errors_total", "counter",
+         "HTTP connections that ended without an answer (timeout, reset, malformed request)",
+         get(http_failed_connections_));
+  Single(out, "fwota_http_request_body_bytes_total", "counter", "HTTP request body bytes read",
+         get(http_bytes_in_));
+  Single(out, "fwota_http_response_body_bytes_total", "counter",
+         "HTTP response body bytes written", get(http_bytes_out_));
   Family(out, "fwota_http_request_duration_seconds", "histogram",
          "time from a request's first byte to its answer's last");
   int64_t cumulative = 0;
@@ -115,22 +120,20 @@ std::string ServerMetrics::Render(const std::vector<Sample>& extra) const {
                   Number(static_cast<double>(get(duration_micros_sum_)) / 1e6), "\n",
                   "fwota_http_request_duration_seconds_count ", cumulative, "\n");
 
-  Family(out, "fwota_notices_sent_total", "counter",
-         "update notices sent to devices (each wrote INITIATED), re-notifications excluded");
-  absl::StrAppend(&out, "fwota_notices_sent_total ", get(notices_sent_), "\n");
-  Family(out, "fwota_notice_deletions_sent_total", "counter",
-         "attribute-deletion notices sent (unassignments)");
-  absl::StrAppend(&out, "fwota_notice_deletions_sent_total ", get(deletions_sent_), "\n");
-  Family(out, "fwota_notices_skipped_total", "counter",
-         "queued notices dropped as stale (the package is no longer the device's)");
-  absl::StrAppend(&out, "fwota_notices_skipped_total ", get(notices_skipped_), "\n");
+  Single(out, "fwota_notices_sent_total", "counter",
+         "update notices sent to devices (each wrote INITIATED), re-notifications excluded",
+         get(notices_sent_));
+  Single(out, "fwota_notice_deletions_sent_total", "counter",
+         "attribute-deletion notices sent (unassignments)", get(deletions_sent_));
+  Single(out, "fwota_notices_skipped_total", "counter",
+         "queued notices dropped as stale (the package is no longer the device's)",
+         get(notices_skipped_));
   Family(out, "fwota_stalls_total", "counter",
          "silent devices the stall detector acted on, by action");
   absl::StrAppend(&out, "fwota_stalls_total{action=\"renotified\"} ", get(stall_renotified_),
                   "\nfwota_stalls_total{action=\"failed\"} ", get(stall_failed_), "\n");
-  Family(out, "fwota_update_process_errors_total", "counter",
-         "failed rounds of the update worker (see the log)");
-  absl::StrAppend(&out, "fwota_update_process_errors_total ", get(update_errors_), "\n");
+  Single(out, "fwota_update_process_errors_total", "counter",
+         "failed rounds of the update worker (see the log)", get(update_errors_));
   Family(out, "fwota_uptime_seconds", "gauge", "seconds since fwotad started");
   absl::StrAppend(&out, "fwota_uptime_seconds ",
                   Number(std::floor(absl::ToDoubleSeconds(absl::Now() - start_))), "\n");
