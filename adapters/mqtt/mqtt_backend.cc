@@ -1,17 +1,15 @@
 #include "adapters/mqtt/mqtt_backend.h"
 
 #include <atomic>
-#include <deque>
 #include <exception>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
-#include "absl/hash/hash.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "adapters/common/keyed_workers.h"
 #include "adapters/mqtt/recent_messages.h"
 #include "adapters/mqtt/tcp_nodelay.h"
 #include "mqtt/async_client.h"
@@ -70,8 +68,7 @@ class PahoBackend final : public MqttBackend, private ::mqtt::iaction_listener {
   PahoBackend(MqttMapping& mapping, MqttBackendOptions options)
       : mapping_(mapping),
         options_(std::move(options)),
-        client_(options_.broker_uri, options_.client_id, CreateOptions()),
-        shards_(static_cast<size_t>(std::max(options_.worker_threads, 1))) {}
+        client_(options_.broker_uri, options_.client_id, CreateOptions()) {}
 
   ~PahoBackend() override {
     try {
@@ -79,11 +76,7 @@ class PahoBackend final : public MqttBackend, private ::mqtt::iaction_listener {
     } catch (const std::exception&) {
       // Already gone.
     }
-    for (Shard& shard : shards_) {
-      absl::MutexLock lock(&shard.mu);
-      shard.stop = true;
-    }
-    for (std::thread& t : workers_) t.join();
+    // workers_ goes first of the members: it handles what is queued, then joins.
   }
 
   absl::Status Connect() {
@@ -92,7 +85,6 @@ class PahoBackend final : public MqttBackend, private ::mqtt::iaction_listener {
                              ? filter
                              : absl::StrCat("$share/", options_.share_group, "/", filter));
     }
-    for (Shard& shard : shards_) workers_.emplace_back([this, &shard] { Work(shard); });
     client_.set_connected_handler([this](const std::string&) {
       // Every (re)connect opens a new socket and starts a new count of acknowledgements.
       SetTcpNoDelayTowardPort(BrokerPort(options_.broker_uri));
@@ -157,12 +149,6 @@ class PahoBackend final : public MqttBackend, private ::mqtt::iaction_listener {
   int64_t duplicates() const override { return duplicates_.load(); }
 
  private:
-  struct Shard {
-    absl::Mutex mu;
-    std::deque<Incoming> queue ABSL_GUARDED_BY(mu);
-    bool stop ABSL_GUARDED_BY(mu) = false;
-  };
-
   void Subscribe() {
     try {
       std::vector<int> qos(filters_.size(), kQos);
@@ -177,10 +163,9 @@ class PahoBackend final : public MqttBackend, private ::mqtt::iaction_listener {
   // On Paho's receive thread: never blocks.
   void Enqueue(const ::mqtt::message& message) {
     const std::string& topic = message.get_topic();
-    Shard& shard = shards_[absl::Hash<absl::string_view>()(DeviceKey(topic)) % shards_.size()];
-    absl::MutexLock lock(&shard.mu);
-    if (shard.queue.size() >= kMaxPendingMessages / shards_.size()) {
-      Log("warn", absl::StrCat("MQTT ", topic, ": dropped, ", shard.queue.size(),
+    const absl::string_view device = DeviceKey(topic);
+    if (workers_.Full(device)) {
+      Log("warn", absl::StrCat("MQTT ", topic, ": dropped, ", workers_.Pending(device),
                                " messages already wait to be handled"));
       return;
     }
@@ -188,30 +173,17 @@ class PahoBackend final : public MqttBackend, private ::mqtt::iaction_listener {
       duplicates_.fetch_add(1);
       return;  // taken already: the broker sent it again after a lost acknowledgement
     }
-    shard.queue.push_back({topic, message.get_payload_str()});
+    // Only this thread adds, so the room checked above is still there.
+    workers_.Add(device, {topic, message.get_payload_str()});
   }
 
-  void Work(Shard& shard) {
-    for (;;) {
-      Incoming in;
-      {
-        absl::MutexLock lock(&shard.mu);
-        shard.mu.Await(absl::Condition(
-            +[](Shard* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu) {
-              return s->stop || !s->queue.empty();
-            },
-            &shard));
-        if (shard.queue.empty()) return;  // stopping
-        in = std::move(shard.queue.front());
-        shard.queue.pop_front();
-      }
-      handled_.fetch_add(1);
-      MqttResult result = mapping_.Handle(in.topic, in.payload);
-      if (!result.status.ok()) {
-        Log("warn", absl::StrCat("MQTT ", in.topic, ": ", result.status.message()));
-      }
-      for (MqttMessage& message : result.publish) Publish(std::move(message), true);
+  void Handle(Incoming& in) {
+    handled_.fetch_add(1);
+    MqttResult result = mapping_.Handle(in.topic, in.payload);
+    if (!result.status.ok()) {
+      Log("warn", absl::StrCat("MQTT ", in.topic, ": ", result.status.message()));
     }
+    for (MqttMessage& message : result.publish) Publish(std::move(message), true);
   }
 
   // Publishes at QoS 1, with `wait_for_room` once the bytes on their way leave room (see
@@ -263,8 +235,6 @@ class PahoBackend final : public MqttBackend, private ::mqtt::iaction_listener {
   const MqttBackendOptions options_;
   ::mqtt::async_client client_;
   std::vector<std::string> filters_;
-  std::vector<Shard> shards_;
-  std::vector<std::thread> workers_;
   std::atomic<int64_t> handled_{0};
   std::atomic<int64_t> duplicates_{0};
 
@@ -274,6 +244,10 @@ class PahoBackend final : public MqttBackend, private ::mqtt::iaction_listener {
   bool connected_ ABSL_GUARDED_BY(ack_mu_) = false;
 
   RecentMessages recent_{kRememberedMessages};
+
+  // Last: it is destroyed (handling what is queued) before what its items use.
+  adapters::KeyedWorkers<Incoming> workers_{options_.worker_threads, kMaxPendingMessages,
+                                            [this](Incoming& in) { Handle(in); }};
 };
 
 }  // namespace
