@@ -20,6 +20,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "adapters/common/keyed_workers.h"
 #include "coap3/coap.h"
 #include "fwota/status_macros.h"
 
@@ -123,6 +124,14 @@ class LibcoapBackend final : public CoapBackend {
       Wake();
       thread_.join();
     }
+    // Reports already taken are still recorded (their answers go nowhere: the device
+    // asks again, and a report repeated is harmless).
+    reporters_.reset();
+    {
+      absl::MutexLock lock(&done_mu_);
+      for (PendingReport& report : done_) coap_session_release(report.session);
+      done_.clear();
+    }
     for (auto& [device, observation] : observations_) coap_session_release(observation.session);
     observations_.clear();
     if (context_ != nullptr) {
@@ -205,6 +214,16 @@ class LibcoapBackend final : public CoapBackend {
     coap_resource_set_userdata(any, this);
     coap_add_resource(context_, any);
 
+    if (options_.report_threads > 0) {
+      if (coap_async_is_supported()) {
+        reporters_ = std::make_unique<adapters::KeyedWorkers<PendingReport>>(
+            options_.report_threads, static_cast<size_t>(std::max(options_.max_pending_reports, 1)),
+            [this](PendingReport& report) { Record(report); });
+      } else {
+        Log("warn", "this libcoap has no separate responses: telemetry is answered in line");
+      }
+    }
+
     thread_ = std::thread([this] { Run(); });
     return absl::OkStatus();
   }
@@ -222,6 +241,14 @@ class LibcoapBackend final : public CoapBackend {
   int64_t observers() const override { return observer_count_.load(); }
 
  private:
+  // A telemetry POST on its way through a report thread.
+  struct PendingReport {
+    coap_session_t* session = nullptr;  // referenced until the answer is handed to libcoap
+    std::string coap_token;
+    CoapRequest request;
+    CoapResponse answer;
+  };
+
   // One observation of a device's attributes.
   struct Observation {
     coap_session_t* session;  // referenced while the observation lives
@@ -260,7 +287,10 @@ class LibcoapBackend final : public CoapBackend {
         coap_io_process(context_, 20);
       }
       uint64_t count = 0;
-      if (woken && ::read(wake_fd_, &count, sizeof(count)) > 0) DeliverNotices();
+      if (woken && ::read(wake_fd_, &count, sizeof(count)) > 0) {
+        DeliverNotices();
+        AnswerReports();
+      }
     }
   }
 
@@ -272,6 +302,20 @@ class LibcoapBackend final : public CoapBackend {
   }
 
   void HandleRequest(coap_session_t* session, const coap_pdu_t* request, coap_pdu_t* response) {
+    const coap_bin_const_t token = coap_pdu_get_token(request);
+    const std::string coap_token(reinterpret_cast<const char*>(token.s), token.length);
+    if (reporters_ != nullptr && coap_find_async(session, token) != nullptr) {
+      // libcoap's second call for a report whose answer AnswerReports made ready; it
+      // sends the answer as a separate response and then drops the async state.
+      auto ready = ready_.find({session, coap_token});
+      if (ready == ready_.end()) {
+        Answer(response, Failure("the report's answer was lost"));
+      } else {
+        Answer(response, ready->second);
+        ready_.erase(ready);
+      }
+      return;
+    }
     CoapRequest decoded;
     const coap_pdu_code_t code = coap_pdu_get_code(request);
     decoded.method = static_cast<CoapMethod>(code & 0x1f);
@@ -302,8 +346,6 @@ class LibcoapBackend final : public CoapBackend {
           break;
       }
     }
-    const coap_bin_const_t token = coap_pdu_get_token(request);
-    const std::string coap_token(reinterpret_cast<const char*>(token.s), token.length);
     if (block2.bad || observe.bad) {
       Answer(response, BadOption(block2.bad ? "Block2" : "Observe"));
       return;
@@ -316,14 +358,12 @@ class LibcoapBackend final : public CoapBackend {
       decoded.payload.assign(reinterpret_cast<const char*>(data), size);
     }
     decoded.max_block_size = MaxBlockSize(session, token.length);
-
-    CoapResponse answer = mapping_.Handle(decoded);
-    if (!answer.status.ok()) {
-      // A device's mistake is news, a failure of ours (5.xx) a warning.
-      Log(static_cast<uint8_t>(answer.code) >= 0xa0 ? "warn" : "info",
-          absl::StrCat("CoAP ", adapters::CoapCodeText(answer.code), ": ",
-                       answer.status.message()));
+    if (reporters_ != nullptr && CoapMapping::IsReport(decoded)) {
+      Defer(session, request, coap_token, std::move(decoded), response);
+      return;
     }
+
+    CoapResponse answer = HandleAndLog(decoded);
     if (decoded.observe == 1u) Forget(session, coap_token);
     std::optional<uint32_t> observe_number;
     if (answer.observe && decoded.observe == 0u && answer.code == CoapCode::kContent &&
@@ -331,6 +371,79 @@ class LibcoapBackend final : public CoapBackend {
       observe_number = NextObserveNumber();
     }
     Answer(response, answer, observe_number);
+  }
+
+  CoapResponse HandleAndLog(const CoapRequest& request) {
+    CoapResponse answer = mapping_.Handle(request);
+    if (!answer.status.ok()) {
+      // A device's mistake is news, a failure of ours (5.xx) a warning.
+      Log(static_cast<uint8_t>(answer.code) >= 0xa0 ? "warn" : "info",
+          absl::StrCat("CoAP ", adapters::CoapCodeText(answer.code), ": ",
+                       answer.status.message()));
+    }
+    return answer;
+  }
+
+  // Hands a telemetry POST to its device's report thread. The response is left without
+  // a code, so libcoap sends an empty ACK now (nothing for a non-confirmable request);
+  // the answer follows from AnswerReports.
+  void Defer(coap_session_t* session, const coap_pdu_t* request, const std::string& coap_token,
+             CoapRequest decoded, coap_pdu_t* response) {
+    const std::string device = decoded.path[2];
+    if (reporters_->Full(device)) {
+      CoapResponse busy;
+      busy.code = CoapCode::kServiceUnavailable;
+      busy.payload = "too many reports wait to be recorded; try again";
+      Log("warn", absl::StrCat("CoAP 5.03: ", busy.payload));
+      Answer(response, busy);
+      return;
+    }
+    if (coap_register_async(session, request, 0) == nullptr) {
+      // The client reused the CoAP token of a report still on its way: answered in line.
+      Answer(response, HandleAndLog(decoded));
+      return;
+    }
+    // Only this thread adds, so the room checked above is still there.
+    reporters_->Add(device, PendingReport{coap_session_reference(session), coap_token,
+                                          std::move(decoded), {}});
+  }
+
+  // On a report thread.
+  void Record(PendingReport& report) {
+    report.answer = HandleAndLog(report.request);
+    {
+      absl::MutexLock lock(&done_mu_);
+      done_.push_back(std::move(report));
+    }
+    Wake();
+  }
+
+  // Makes the recorded reports' answers ready and has libcoap call the handler again for
+  // each (coap_async_trigger), which sends it.
+  void AnswerReports() {
+    std::deque<PendingReport> done;
+    {
+      absl::MutexLock lock(&done_mu_);
+      done.swap(done_);
+    }
+    for (PendingReport& report : done) {
+      const coap_bin_const_t token{report.coap_token.size(),
+                                   reinterpret_cast<const uint8_t*>(report.coap_token.data())};
+      // Gone when libcoap dropped the session meanwhile (the client went away).
+      if (coap_async_t* async = coap_find_async(report.session, token)) {
+        ready_[{report.session, report.coap_token}] = std::move(report.answer);
+        coap_async_trigger(async);
+      }
+      coap_session_release(report.session);
+    }
+  }
+
+  static CoapResponse Failure(absl::string_view message) {
+    CoapResponse r;
+    r.code = CoapCode::kInternalServerError;
+    r.payload = std::string(message);
+    r.status = absl::InternalError(r.payload);
+    return r;
   }
 
   static CoapResponse BadOption(absl::string_view name) {
@@ -505,8 +618,16 @@ class LibcoapBackend final : public CoapBackend {
   absl::Mutex notices_mu_;
   std::deque<AttributeNotice> notices_ ABSL_GUARDED_BY(notices_mu_);
 
+  // Telemetry POSTs being recorded (null: recorded in the libcoap thread), and those
+  // recorded whose answer the libcoap thread has yet to send.
+  std::unique_ptr<adapters::KeyedWorkers<PendingReport>> reporters_;
+  absl::Mutex done_mu_;
+  std::deque<PendingReport> done_ ABSL_GUARDED_BY(done_mu_);
+
   // Touched only by the libcoap thread (and the destructor after it stopped).
   std::multimap<std::string, Observation> observations_;  // by device access token
+  // Answers of recorded reports, by (session, CoAP token), until libcoap asks for them.
+  std::map<std::pair<const coap_session_t*, std::string>, CoapResponse> ready_;
   uint32_t observe_counter_ = 0;
   std::atomic<int64_t> observer_count_{0};
 };

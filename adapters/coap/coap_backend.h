@@ -9,6 +9,14 @@
 // observation ends on a GET with Observe 1, a Reset or no acknowledgement to a
 // notification, or when its DTLS session closes. libcoap runs in one thread owned by the
 // backend; Notify only queues the notice and wakes that thread.
+//
+// Telemetry POSTs wait until their report is durable (a group commit, milliseconds), so
+// they are handled on threads of their own (`report_threads`) and answered as separate
+// responses (RFC 7252 5.2.2): an empty ACK at once for a confirmable request, the 2.04
+// (or the error) as a new confirmable message once the report is recorded; a
+// non-confirmable request gets a non-confirmable answer then. A retransmission in the
+// meantime gets the empty ACK again and is not recorded twice. The downloads of every
+// other device go on in the libcoap thread meanwhile.
 #ifndef FWOTA_ADAPTERS_COAP_COAP_BACKEND_H_
 #define FWOTA_ADAPTERS_COAP_COAP_BACKEND_H_
 
@@ -38,6 +46,12 @@ struct CoapBackendOptions {
   // Observations kept at most per device (the oldest goes) and in all.
   int max_observers_per_device = 4;
   int max_observers = 100000;
+  // Threads recording telemetry (see above; one device's reports always on the same one,
+  // in order). 0: reports are recorded in the libcoap thread and answered piggybacked,
+  // for devices that cannot take a separate response.
+  int report_threads = 4;
+  // Reports waiting for those threads, at most; beyond, a report gets 5.03.
+  int max_pending_reports = 10000;
   // Called with "info", "warn" or "error" and a message (failed requests, observers).
   std::function<void(absl::string_view level, absl::string_view message)> log;
 };

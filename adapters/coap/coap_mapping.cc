@@ -187,6 +187,12 @@ CoapResponse CoapMapping::Handle(const CoapRequest& request) {
   return Error(absl::NotFoundError(absl::StrCat("no such resource: ", shown.empty() ? "/" : shown)));
 }
 
+bool CoapMapping::IsReport(const CoapRequest& request) {
+  const std::vector<std::string>& path = request.path;
+  return request.method == CoapMethod::kPost && path.size() == 4 && path[0] == "api" &&
+         path[1] == "v1" && !path[2].empty() && path[3] == "telemetry";
+}
+
 CoapResponse CoapMapping::Package(const CoapRequest& request, OtaPackageType type,
                                   const std::string& token) {
   if (request.method != CoapMethod::kGet) return MethodNotAllowed("GET");

@@ -120,6 +120,11 @@ class CoapMapping {
 
   CoapResponse Handle(const CoapRequest& request);
 
+  // Whether `request` is a telemetry POST: the one request that writes, and so waits
+  // until the report is durable (a group commit, milliseconds), where every other one
+  // only reads. A backend may hand it to a thread of its own.
+  static bool IsReport(const CoapRequest& request);
+
   // The notification an observer of the notice's device gets, restricted to `keys`
   // (empty: all): the AttributeUpdateJson of the notice's keys it asked for; nullopt when
   // the notice touches none of them.

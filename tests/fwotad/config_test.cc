@@ -144,6 +144,21 @@ TEST(ConfigTest, MqttIsOffByDefaultAndChecked) {
   EXPECT_THAT(ValidateConfig(d), StatusCodeIs(absl::StatusCode::kInvalidArgument));
 }
 
+TEST(ConfigTest, CoapReportThreadsDefaultToFourAndZeroStays) {
+  ASSERT_OK_AND_ASSIGN(auto c, LoadConfig(""));
+  EXPECT_EQ(c.coap().report_threads(), 4);
+  // 0 (answered in line) is a value of its own, not "unset".
+  ASSERT_OK_AND_ASSIGN(auto zero,
+                       LoadConfig(WriteFile("coap.textproto", "coap { report_threads: 0 }\n")));
+  EXPECT_EQ(zero.coap().report_threads(), 0);
+  EXPECT_OK(ValidateConfig(zero));
+  for (int threads : {-1, 65}) {
+    auto d = c;
+    d.mutable_coap()->set_report_threads(threads);
+    EXPECT_THAT(ValidateConfig(d), StatusCodeIs(absl::StatusCode::kInvalidArgument)) << threads;
+  }
+}
+
 TEST(ConfigTest, DefaultMqttClientIdIsStablePerDataDirectory) {
   const std::string id = DefaultMqttClientId("/srv/fwota/var", "gw1");
   EXPECT_EQ(id.rfind("fwotad-gw1-", 0), 0u) << id;

@@ -62,6 +62,7 @@ class ErrorCollector : public google::protobuf::io::ErrorCollector {
   coap->set_address("127.0.0.1");
   coap->set_max_block_size(1024);
   coap->set_max_chunk_size(1 << 20);
+  coap->set_report_threads(4);
   return c;
 }
 
@@ -144,6 +145,9 @@ absl::Status ValidateConfig(const ::fwota::v1::FwotadConfig& c) {
   const auto& co = c.coap();
   if (co.port() < 0 || co.port() > 65535 || co.dtls_port() < 0 || co.dtls_port() > 65535) {
     return absl::InvalidArgumentError("coap port and dtls_port must be in 0..65535 (0: off)");
+  }
+  if (co.report_threads() < 0 || co.report_threads() > 64) {
+    return absl::InvalidArgumentError("coap report_threads must be between 0 and 64");
   }
   if (co.dtls_port() != 0 && co.psk_file().empty()) {
     return absl::InvalidArgumentError("coap dtls_port needs a psk_file of identity:key lines");

@@ -73,6 +73,9 @@ ABSL_FLAG(std::string, coap_address, "127.0.0.1",
           "CoAP listen address (0.0.0.0 or ::: all interfaces)");
 ABSL_FLAG(int32_t, coap_dtls_port, 0, "CoAP over DTLS port, e.g. 5684 (0: off; needs --coap_psk_file)");
 ABSL_FLAG(std::string, coap_psk_file, "", "DTLS pre-shared keys: one identity:key line per device");
+ABSL_FLAG(int32_t, coap_report_threads, 4,
+          "threads recording CoAP telemetry, answered as separate responses once durable "
+          "(0: in the CoAP thread, piggybacked)");
 ABSL_FLAG(std::string, port_file, "",
           "write the bound HTTP port to this file once listening (for scripts and tests)");
 
@@ -148,6 +151,9 @@ absl::StatusOr<::fwota::v1::FwotadConfig> EffectiveConfig() {
   if (FlagChanged("coap_address")) coap->set_address(absl::GetFlag(FLAGS_coap_address));
   if (FlagChanged("coap_dtls_port")) coap->set_dtls_port(absl::GetFlag(FLAGS_coap_dtls_port));
   if (FlagChanged("coap_psk_file")) coap->set_psk_file(absl::GetFlag(FLAGS_coap_psk_file));
+  if (FlagChanged("coap_report_threads")) {
+    coap->set_report_threads(absl::GetFlag(FLAGS_coap_report_threads));
+  }
   FWOTA_RETURN_IF_ERROR(ValidateConfig(config));
   return config;
 }
@@ -263,6 +269,7 @@ int Run() {
     backend_options.address = c.address();
     backend_options.port = c.port() != 0 ? c.port() : -1;
     backend_options.dtls_port = c.dtls_port() != 0 ? c.dtls_port() : -1;
+    backend_options.report_threads = c.report_threads();
     if (!c.psk_file().empty()) {
       absl::StatusOr<std::map<std::string, std::string>> keys = coap::ReadPskFile(c.psk_file());
       if (!keys.ok()) {

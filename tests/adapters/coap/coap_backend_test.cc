@@ -1,7 +1,8 @@
 // The CoAP backend (libcoap) on a free port, driven by a raw UDP client that builds its
 // datagrams byte by byte, so the test also sends what no library would: repeated and
 // oversized options, garbage, Resets. Block-wise download, observe with a notice, a
-// Reset ending an observation, and the PSK file reader.
+// Reset ending an observation, telemetry answered separately once durable (and in line
+// when asked), and the PSK file reader.
 #include "adapters/coap/coap_backend.h"
 
 #include <arpa/inet.h>
@@ -10,17 +11,21 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -32,8 +37,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr uint8_t kCon = 0, kAck = 2, kRst = 3;
-constexpr uint8_t kGet = 1;
+constexpr uint8_t kCon = 0, kNon = 1, kAck = 2, kRst = 3;
+constexpr uint8_t kGet = 1, kPost = 2, kChanged = 0x44;
 constexpr int kEtag = 4, kObserve = 6, kUriPath = 11, kUriQuery = 15, kBlock2 = 23, kSize2 = 28;
 
 // One CoAP message (RFC 7252 section 3), options sorted by number.
@@ -156,19 +161,37 @@ class Client {
     return Decode(std::string(buf, static_cast<size_t>(n)));
   }
 
-  // A confirmable GET of `path` ("fw/TOK") with `query` and extra options; the answer.
-  std::optional<Message> Get(const std::string& path, std::vector<std::string> query = {},
-                             std::vector<std::pair<int, std::string>> extra = {}) {
+  // A request of `code` for `path` ("fw/TOK") with the next message id and a token of
+  // its own; not sent.
+  Message Request(uint8_t code, const std::string& path, std::string payload = "") {
     Message m;
+    m.code = code;
     m.mid = ++mid_;
     m.token = absl::StrCat("t", mid_);
-    for (const auto& option : extra) m.options.push_back(option);
     size_t start = 0;
     while (start <= path.size()) {
       const size_t slash = std::min(path.find('/', start), path.size());
       m.options.emplace_back(kUriPath, path.substr(start, slash - start));
       start = slash + 1;
     }
+    m.payload = std::move(payload);
+    return m;
+  }
+
+  // An empty ACK of a confirmable message from the server.
+  void Acknowledge(const Message& m) {
+    Message ack;
+    ack.type = kAck;
+    ack.code = 0;
+    ack.mid = m.mid;
+    Send(ack);
+  }
+
+  // A confirmable GET of `path` ("fw/TOK") with `query` and extra options; the answer.
+  std::optional<Message> Get(const std::string& path, std::vector<std::string> query = {},
+                             std::vector<std::pair<int, std::string>> extra = {}) {
+    Message m = Request(kGet, path);
+    for (const auto& option : extra) m.options.push_back(option);
     for (const std::string& q : query) m.options.emplace_back(kUriQuery, q);
     std::stable_sort(m.options.begin(), m.options.end(),
                      [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -184,13 +207,66 @@ class Client {
   uint16_t mid_ = 100;
 };
 
+// Forwards to another store; while held, appending to the report log waits (a group
+// commit that takes its time).
+class HeldReportStore : public MetadataStore, private ReportLog {
+ public:
+  explicit HeldReportStore(std::unique_ptr<MetadataStore> inner) : inner_(std::move(inner)) {}
+
+  absl::Status RunInTransaction(
+      absl::FunctionRef<absl::Status(MetadataTransaction&)> body) override {
+    return inner_->RunInTransaction(body);
+  }
+  absl::Status RunInReadTransaction(
+      absl::FunctionRef<absl::Status(MetadataTransaction&)> body) override {
+    return inner_->RunInReadTransaction(body);
+  }
+  ReportLog& report_log() override { return *this; }
+
+  void Hold(bool held) {
+    absl::MutexLock lock(&mu_);
+    held_ = held;
+  }
+  // Waits until an append is held.
+  bool WaitForHeldAppend() {
+    absl::MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(absl::Condition(
+                                    +[](int* n) { return *n > 0; }, &waiting_),
+                                absl::Seconds(5));
+  }
+
+ private:
+  absl::Status Append(std::vector<LoggedReport>& reports) override {
+    {
+      absl::MutexLock lock(&mu_);
+      ++waiting_;
+      mu_.Await(absl::Condition(+[](bool* held) { return !*held; }, &held_));
+      --waiting_;
+    }
+    return inner_->report_log().Append(reports);
+  }
+  absl::StatusOr<std::vector<LoggedReport>> ReadAfter(int64_t after, int limit) override {
+    return inner_->report_log().ReadAfter(after, limit);
+  }
+  absl::Status Truncate(int64_t seq) override { return inner_->report_log().Truncate(seq); }
+  absl::Status SkipThrough(int64_t seq) override {
+    return inner_->report_log().SkipThrough(seq);
+  }
+
+  std::unique_ptr<MetadataStore> inner_;
+  absl::Mutex mu_;
+  bool held_ ABSL_GUARDED_BY(mu_) = false;
+  int waiting_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
 class CoapBackendTest : public adapters::testing::DeviceServiceTest {
  protected:
-  void Start(size_t image_size) {
+  void Start(size_t image_size, int report_threads = 4) {
     SetUpService(image_size, &fanout_);
     mapping_ = std::make_unique<CoapMapping>(*service_, CoapMappingOptions());
     CoapBackendOptions options;
     options.port = 0;
+    options.report_threads = report_threads;
     ASSERT_OK_AND_ASSIGN(backend_, CoapBackend::Start(*mapping_, options));
     ASSERT_GT(backend_->udp_port(), 0);
     fanout_.Add(backend_.get());
@@ -207,6 +283,20 @@ class CoapBackendTest : public adapters::testing::DeviceServiceTest {
       absl::SleepFor(absl::Milliseconds(10));
     }
     return backend_->observers() == n;
+  }
+
+  // The device's history of firmware reports in `state`.
+  int DeviceEvents(::fwota::v1::UpdateState state) {
+    PageQuery query;
+    query.page_size = 1000;
+    absl::StatusOr<Page<UpdateEvent>> history =
+        service_->ListUpdateHistory(ctx_, device_.id(), ::fwota::v1::FIRMWARE, query);
+    EXPECT_OK(history.status());
+    int n = 0;
+    for (const UpdateEvent& e : history.ok() ? history->data : std::vector<UpdateEvent>()) {
+      n += e.source() == "device" && e.state() == state ? 1 : 0;
+    }
+    return n;
   }
 
   NotifierFanout fanout_;
@@ -325,6 +415,97 @@ TEST_F(CoapBackendTest, MalformedRequestsGetErrorsAndTheServerCarriesOn) {
   ASSERT_TRUE(fine.has_value());
   EXPECT_EQ(fine->code, 0x45);
   EXPECT_EQ(fine->payload, data_.substr(100, 100));
+}
+
+TEST_F(CoapBackendTest, ReportIsAnsweredSeparatelyOnceDurableWhileDownloadsGoOn) {
+  HeldReportStore* store = nullptr;
+  wrap_metadata_ = [&store](std::unique_ptr<MetadataStore> inner) {
+    auto held = std::make_unique<HeldReportStore>(std::move(inner));
+    store = held.get();
+    return held;
+  };
+  Start(3000);
+  store->Hold(true);
+  const Message report = client_->Request(kPost, "api/v1/TOK/telemetry",
+                                          R"({"fw_state":"DOWNLOADING"})");
+  client_->Send(report);
+  // An empty ACK at once (RFC 7252 5.2.2), and again for a retransmission.
+  for (int i = 0; i < 2; ++i) {
+    std::optional<Message> ack = client_->Receive();
+    ASSERT_TRUE(ack.has_value()) << "attempt " << i;
+    EXPECT_EQ(ack->type, kAck);
+    EXPECT_EQ(ack->code, 0);
+    EXPECT_EQ(ack->mid, report.mid);
+    EXPECT_EQ(ack->token, "");
+    if (i == 0) {
+      ASSERT_TRUE(store->WaitForHeldAppend());
+      client_->Send(report);
+    }
+  }
+  // While the report waits to be durable, a download is answered.
+  std::optional<Message> chunk = client_->Get("fw/TOK", {"size=100", "chunk=1"});
+  ASSERT_TRUE(chunk.has_value());
+  EXPECT_EQ(chunk->code, 0x45);
+  EXPECT_EQ(chunk->payload, data_.substr(100, 100));
+  EXPECT_FALSE(client_->Receive(200).has_value()) << "answered before the report was durable";
+
+  store->Hold(false);
+  std::optional<Message> answer = client_->Receive();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->type, kCon);
+  EXPECT_EQ(answer->code, kChanged) << answer->payload;
+  EXPECT_EQ(answer->token, report.token);
+  client_->Acknowledge(*answer);
+  EXPECT_EQ(DeviceEvents(::fwota::v1::UPDATE_STATE_DOWNLOADING), 1) << "recorded once";
+  EXPECT_FALSE(client_->Receive(200).has_value()) << "nothing more once acknowledged";
+}
+
+TEST_F(CoapBackendTest, NonConfirmableReportGetsANonConfirmableAnswer) {
+  Start(3000);
+  Message report = client_->Request(kPost, "api/v1/TOK/telemetry", R"({"fw_state":"DOWNLOADED"})");
+  report.type = kNon;
+  client_->Send(report);
+  std::optional<Message> answer = client_->Receive();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->type, kNon);
+  EXPECT_EQ(answer->code, kChanged) << answer->payload;
+  EXPECT_EQ(answer->token, report.token);
+  EXPECT_EQ(DeviceEvents(::fwota::v1::UPDATE_STATE_DOWNLOADED), 1);
+}
+
+TEST_F(CoapBackendTest, BadReportsGetTheirErrorSeparately) {
+  Start(3000);
+  for (const auto& [path, payload, code] :
+       std::vector<std::tuple<std::string, std::string, uint8_t>>{
+           {"api/v1/NOPE/telemetry", R"({"fw_state":"DOWNLOADING"})", 0x81},  // 4.01
+           {"api/v1/TOK/telemetry", R"({"fw_state":"NAPPING"})", 0x80},       // 4.00
+           {"api/v1/TOK/telemetry", "{not json", 0x80}}) {
+    const Message report = client_->Request(kPost, path, payload);
+    client_->Send(report);
+    std::optional<Message> ack = client_->Receive();
+    ASSERT_TRUE(ack.has_value()) << payload;
+    EXPECT_EQ(ack->type, kAck);
+    EXPECT_EQ(ack->code, 0);
+    std::optional<Message> answer = client_->Receive();
+    ASSERT_TRUE(answer.has_value()) << payload;
+    EXPECT_EQ(answer->code, code) << payload << ": " << answer->payload;
+    EXPECT_EQ(answer->token, report.token);
+    EXPECT_FALSE(answer->payload.empty());
+    client_->Acknowledge(*answer);
+  }
+}
+
+TEST_F(CoapBackendTest, WithoutReportThreadsTheAnswerIsPiggybacked) {
+  Start(3000, /*report_threads=*/0);
+  const Message report =
+      client_->Request(kPost, "api/v1/TOK/telemetry", R"({"fw_state":"DOWNLOADING"})");
+  client_->Send(report);
+  std::optional<Message> answer = client_->Receive();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->type, kAck);
+  EXPECT_EQ(answer->mid, report.mid);
+  EXPECT_EQ(answer->code, kChanged) << answer->payload;
+  EXPECT_EQ(DeviceEvents(::fwota::v1::UPDATE_STATE_DOWNLOADING), 1);
 }
 
 TEST(ReadPskFileTest, IdentityKeyLines) {

@@ -49,6 +49,26 @@ class CoapMappingTest : public adapters::testing::DeviceServiceTest {
   std::unique_ptr<CoapMapping> mapping_;
 };
 
+TEST(CoapMappingIsReportTest, OnlyATelemetryPostWrites) {
+  CoapRequest r;
+  r.method = CoapMethod::kPost;
+  r.path = {"api", "v1", "TOK", "telemetry"};
+  EXPECT_TRUE(CoapMapping::IsReport(r));
+  r.method = CoapMethod::kGet;
+  EXPECT_FALSE(CoapMapping::IsReport(r));
+  r.method = CoapMethod::kPost;
+  for (std::vector<std::string> path :
+       std::vector<std::vector<std::string>>{{"api", "v1", "", "telemetry"},
+                                             {"api", "v1", "TOK", "attributes"},
+                                             {"api", "v1", "telemetry"},
+                                             {"api", "v2", "TOK", "telemetry"},
+                                             {"fw", "TOK"},
+                                             {}}) {
+    r.path = path;
+    EXPECT_FALSE(CoapMapping::IsReport(r)) << path.size();
+  }
+}
+
 TEST_F(CoapMappingTest, WholeImageAtEveryBlockSize) {
   for (uint8_t szx = 0; szx <= 6; ++szx) {
     SCOPED_TRACE(absl::StrCat("block size ", BlockSize(szx)));

@@ -3,9 +3,11 @@
 #ifndef FWOTA_TESTS_ADAPTERS_COMMON_DEVICE_SERVICE_TEST_H_
 #define FWOTA_TESTS_ADAPTERS_COMMON_DEVICE_SERVICE_TEST_H_
 
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 
 #include "fwota/metadata_stores.h"
 #include "fwota/ota_service.h"
@@ -28,6 +30,7 @@ class DeviceServiceTest : public ::testing::Test {
   // random bytes of firmware "fw" 1.0 assigned.
   void SetUpService(size_t data_size, Notifier* notifier = nullptr) {
     metadata_ = NewMemoryMetadataStore();
+    if (wrap_metadata_) metadata_ = wrap_metadata_(std::move(metadata_));
     blobs_ = NewMemoryBlobStore();
     OtaServiceOptions options;
     options.metadata = metadata_.get();
@@ -62,6 +65,8 @@ class DeviceServiceTest : public ::testing::Test {
     return p.value_or(OtaPackage());
   }
 
+  // Set before SetUpService to put a store of the test's around the in-memory one.
+  std::function<std::unique_ptr<MetadataStore>(std::unique_ptr<MetadataStore>)> wrap_metadata_;
   ::fwota::testing::FakeClock clock_;
   std::unique_ptr<MetadataStore> metadata_;
   std::unique_ptr<BlobStore> blobs_;
