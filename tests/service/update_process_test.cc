@@ -86,6 +86,7 @@ struct StoreKind {
 };
 
 void PrintTo(const StoreKind& kind, std::ostream* os) { *os << kind.name; }
+std::string StoreName(const ::testing::TestParamInfo<StoreKind>& info) { return info.param.name; }
 
 class UpdateProcessTest : public ::testing::TestWithParam<StoreKind> {
  protected:
@@ -733,11 +734,13 @@ TEST_P(UpdateProcessTest, ReportsAreAppliedInTheBackground) {
   EXPECT_TRUE(LoggedReports().empty());
 }
 
+// Cases about the SQLite file itself (the memory store has no file to lose or reopen).
+class SqliteUpdateProcessTest : public UpdateProcessTest {};
+
 // The applied mark lives in the metadata, the entries in the report log's own file. A
 // log file lost (or left behind in a restore) must not make new reports look applied:
 // the new log numbers its entries above the mark.
-TEST_P(UpdateProcessTest, NewReportsCountAfterTheReportLogFileWasLost) {
-  if (!GetParam().sqlite) GTEST_SKIP() << "only the SQLite store keeps its log in a file";
+TEST_P(SqliteUpdateProcessTest, NewReportsCountAfterTheReportLogFileWasLost) {
   ASSERT_OK(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, fw1_.id()));
   ASSERT_OK(service_->DrainNotices(100));
   for (const Device& d : devices_) Report(d, "DOWNLOADING");
@@ -773,8 +776,7 @@ TEST_P(UpdateProcessTest, ReportsOfOneMillisecondKeepTheirOrderInTheHistory) {
 // What the caller was told is durable survives the process being killed right after:
 // a child process reports and kills itself (no destructor, no read, no clean close);
 // the file opened again has every report applied.
-TEST_P(UpdateProcessTest, AcknowledgedReportsSurviveAKilledProcess) {
-  if (!GetParam().sqlite) GTEST_SKIP() << "only the SQLite store outlives a process";
+TEST_P(SqliteUpdateProcessTest, AcknowledgedReportsSurviveAKilledProcess) {
   ASSERT_OK(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, fw1_.id()));
   ASSERT_OK(service_->DrainNotices(100));
   // The child opens the file on its own; this process lets go of it meanwhile.
@@ -873,9 +875,10 @@ TEST_P(UpdateProcessTest, UnlimitedWorkerDrainsEverythingAndRefusesBadOptions) {
 
 INSTANTIATE_TEST_SUITE_P(AllStores, UpdateProcessTest,
                          ::testing::Values(StoreKind{"memory", false}, StoreKind{"sqlite", true}),
-                         [](const ::testing::TestParamInfo<StoreKind>& info) {
-                           return info.param.name;
-                         });
+                         StoreName);
+INSTANTIATE_TEST_SUITE_P(Sqlite, SqliteUpdateProcessTest,
+                         ::testing::Values(StoreKind{"sqlite", true}),
+                         StoreName);
 
 }  // namespace
 }  // namespace fwota
