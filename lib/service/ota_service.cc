@@ -962,9 +962,11 @@ class OtaServiceImpl : public OtaService {
     return result;
   }
 
+  // A read transaction: applying the report log never touches the queue, and a health
+  // check or a metrics scrape should not wait for the writer.
   absl::StatusOr<int64_t> CountQueuedNotices() override {
     int64_t count = 0;
-    FWOTA_RETURN_IF_ERROR(Transact([&](MetadataTransaction& tx) {
+    FWOTA_RETURN_IF_ERROR(metadata_.RunInReadTransaction([&](MetadataTransaction& tx) {
       FWOTA_ASSIGN_OR_RETURN(count, tx.CountNotices());
       return absl::OkStatus();
     }));

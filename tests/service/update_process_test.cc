@@ -22,6 +22,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "fwota/metadata_stores.h"
 #include "fwota/ota_service.h"
@@ -818,6 +819,30 @@ TEST_P(SqliteUpdateProcessTest, AcknowledgedReportsSurviveAKilledProcess) {
     EXPECT_THAT(History(d), ElementsAre("QUEUED/server", "INITIATED/server", "DOWNLOADING/device",
                                         "DOWNLOADED/device"));
   }
+}
+
+// Counting the queue (what /healthz and /metrics ask) reads beside a writer: it answers
+// while another transaction holds the write lock, and sees what was committed.
+TEST_P(SqliteUpdateProcessTest, CountingQueuedNoticesDoesNotWaitForTheWriter) {
+  ASSERT_OK(service_->AssignProfilePackage(a_, profile_.id(), FIRMWARE, fw1_.id()));
+  absl::Notification holding, release;
+  std::atomic<bool> writer_done{false};
+  std::thread writer([&] {
+    EXPECT_OK(metadata_->RunInTransaction([&](MetadataTransaction&) {
+      holding.Notify();
+      release.WaitForNotificationWithTimeout(absl::Seconds(20));
+      return absl::OkStatus();
+    }));
+    writer_done = true;
+  });
+  holding.WaitForNotification();
+  absl::StatusOr<int64_t> queued = service_->CountQueuedNotices();
+  const bool answered_while_held = !writer_done;
+  release.Notify();
+  writer.join();
+  ASSERT_OK(queued.status());
+  EXPECT_EQ(*queued, static_cast<int64_t>(devices_.size()));
+  EXPECT_TRUE(answered_while_held);
 }
 
 TEST_P(UpdateProcessTest, WorkerPacesNoticesWithTheTokenBucket) {
