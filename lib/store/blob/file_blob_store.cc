@@ -113,10 +113,23 @@ class FileBlobReader : public BlobReader {
     return fd_.get();
   }
 
+  // Whole integrity blocks are read straight into `out` and checked there. A part of a
+  // block (CoAP's 16..1024-byte blocks, small MQTT chunks) comes from a checked copy of
+  // its block kept in memory, so a transfer reading one block in small pieces reads and
+  // checks it once, not once per piece; the copies are dropped when the file's ctime or
+  // size moves (a write to it), as PrepareSendFile's bitmap is. Bytes that go out have
+  // passed their block's check either way.
   absl::StatusOr<size_t> ReadAt(int64_t offset, absl::Span<char> out) override {
     if (offset < 0) return absl::InvalidArgumentError("negative blob offset");
     if (offset >= size_ || out.empty()) return 0;
     const int64_t end = std::min<int64_t>(size_, offset + static_cast<int64_t>(out.size()));
+    if (offset / block_size_ == (end - 1) / block_size_ &&
+        (offset % block_size_ != 0 || end - offset < std::min(block_size_, size_ - offset))) {
+      FWOTA_ASSIGN_OR_RETURN(std::shared_ptr<const std::string> block,
+                             CheckedBlock(offset / block_size_));
+      std::memcpy(out.data(), block->data() + offset % block_size_, end - offset);
+      return static_cast<size_t>(end - offset);
+    }
     std::unique_ptr<char[]> scratch;
     size_t copied = 0;
     for (int64_t block = offset / block_size_; block * block_size_ < end; ++block) {
@@ -166,10 +179,36 @@ class FileBlobReader : public BlobReader {
     if (stamp == ctime_ns_ && st.st_size == file_size_) return absl::OkStatus();
     if (ctime_ns_ != -1) {
       for (auto& word : verified_) word.store(0, std::memory_order_release);
+      for (CachedBlock& c : cached_) c = CachedBlock();
     }
     ctime_ns_ = stamp;
     file_size_ = st.st_size;
     return absl::OkStatus();
+  }
+
+  // Block `block`, checked: the copy kept in memory while the file is unchanged, or read
+  // and checked now (and kept, in place of the copy used longest ago).
+  absl::StatusOr<std::shared_ptr<const std::string>> CheckedBlock(int64_t block) {
+    FWOTA_RETURN_IF_ERROR(ForgetChecksIfChanged());
+    {
+      absl::MutexLock lock(&stamp_mu_);
+      for (CachedBlock& c : cached_) {
+        if (c.block == block) {
+          c.used = ++use_clock_;
+          return c.bytes;
+        }
+      }
+    }
+    auto bytes = std::make_shared<std::string>(
+        static_cast<size_t>(std::min(block_size_, size_ - block * block_size_)), '\0');
+    FWOTA_RETURN_IF_ERROR(CheckBlock(block, bytes->data()));
+    absl::MutexLock lock(&stamp_mu_);
+    CachedBlock* oldest = &cached_[0];
+    for (CachedBlock& c : cached_) {
+      if (c.used < oldest->used) oldest = &c;
+    }
+    *oldest = CachedBlock{block, ++use_clock_, bytes};
+    return bytes;
   }
 
   // Reads block `block` into `scratch` (block_size_ bytes) and checks its CRC32.
@@ -201,6 +240,16 @@ class FileBlobReader : public BlobReader {
   absl::Mutex stamp_mu_;
   int64_t ctime_ns_ ABSL_GUARDED_BY(stamp_mu_) = -1;
   int64_t file_size_ ABSL_GUARDED_BY(stamp_mu_) = -1;
+  // Checked copies of the blocks partial reads asked for last (block -1: empty). A few,
+  // for transfers of the same blob at different places.
+  struct CachedBlock {
+    int64_t block = -1;
+    uint64_t used = 0;
+    std::shared_ptr<const std::string> bytes;
+  };
+  static constexpr int kCachedBlocks = 4;
+  CachedBlock cached_[kCachedBlocks] ABSL_GUARDED_BY(stamp_mu_);
+  uint64_t use_clock_ ABSL_GUARDED_BY(stamp_mu_) = 0;
 };
 
 class FileBlobWriter : public BlobWriter {
