@@ -31,7 +31,7 @@ pkg=$("$fwota" --data_dir="$work/data" --json package create --title=bench --ver
 "$fwota" --data_dir="$work/data" assign --package="$pkg" --profile=bench >/dev/null
 
 cport=$(free_udp_port)
-"$fwotad" --data_dir="$work/data" --http_port=0 --coap_port="$cport" 2>"$work/fwotad.log" &
+"$fwotad" --data_dir="$work/data" --http_port=0 --coap_port="$cport" ${FWOTAD_FLAGS:-} 2>"$work/fwotad.log" &
 pids+=($!)
 sport=$(free_udp_port)
 # -d 10: clients may create up to 10 resources with PUT; the image becomes one of them.
