@@ -22,6 +22,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "fwota/blob_store.h"
 #include "fwota/checksum.h"
 #include "fwota/status_macros.h"
@@ -167,8 +168,14 @@ class FileBlobReader : public BlobReader {
   }
 
  private:
-  // Clears the bitmap when the file's ctime or size is not what it was at the last look.
+  // Clears the bitmap and the checked copies when the file's ctime or size is not what it
+  // was at the last look. Looks at most once a millisecond (a CoAP transfer asks for
+  // tens of thousands of blocks a second; the kernel's ctime moves in ticks of a few
+  // milliseconds anyway).
   absl::Status ForgetChecksIfChanged() {
+    const int64_t now = absl::GetCurrentTimeNanos();
+    if (now < next_look_ns_.load(std::memory_order_relaxed)) return absl::OkStatus();
+    next_look_ns_.store(now + 1000000, std::memory_order_relaxed);
     struct stat st;
     if (::fstat(fd_.get(), &st) != 0) {
       return absl::InternalError(absl::StrCat("cannot stat blob ", path_, ": ", strerror(errno)));
@@ -238,6 +245,7 @@ class FileBlobReader : public BlobReader {
   // The file's status change time (ns) and size when verified_ was last trusted; -1:
   // not looked at yet.
   absl::Mutex stamp_mu_;
+  std::atomic<int64_t> next_look_ns_{0};  // no fstat before this time (ns since the epoch)
   int64_t ctime_ns_ ABSL_GUARDED_BY(stamp_mu_) = -1;
   int64_t file_size_ ABSL_GUARDED_BY(stamp_mu_) = -1;
   // Checked copies of the blocks partial reads asked for last (block -1: empty). A few,
