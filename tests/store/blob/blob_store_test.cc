@@ -5,11 +5,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <functional>
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -61,6 +63,23 @@ std::string ReadAll(BlobReader& reader) {
   return out;
 }
 
+// Calls `one` `calls` times on each of 4 threads at once (thread t's generator seeded with
+// seed + t) and returns how many of the calls returned false.
+int FailuresOnFourThreads(int seed, int calls, const std::function<bool(std::mt19937&)>& one) {
+  std::atomic<int> bad{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(seed + t);
+      for (int i = 0; i < calls; ++i) {
+        if (!one(rng)) ++bad;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  return bad.load();
+}
+
 struct StoreFactory {
   std::string name;
   std::function<std::unique_ptr<BlobStore>()> make;
@@ -110,21 +129,13 @@ TEST_P(BlobStoreConformance, ConcurrentReaders) {
   const std::string data = RandomBytes(500000, 4);
   ASSERT_OK_AND_ASSIGN(std::string key, Put(*store_, data));
   ASSERT_OK_AND_ASSIGN(auto reader, store_->Open(key));
-  std::vector<std::thread> threads;
-  std::atomic<int> bad{0};
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&, t] {
-      std::mt19937 rng(t);
-      for (int i = 0; i < 200; ++i) {
-        int64_t offset = rng() % data.size();
-        std::string out(4096, '\0');
-        auto n = reader->ReadAt(offset, absl::MakeSpan(out));
-        if (!n.ok() || out.substr(0, *n) != data.substr(offset, *n)) ++bad;
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(FailuresOnFourThreads(0, 200, [&](std::mt19937& rng) {
+              int64_t offset = rng() % data.size();
+              std::string out(4096, '\0');
+              auto n = reader->ReadAt(offset, absl::MakeSpan(out));
+              return n.ok() && out.substr(0, *n) == data.substr(offset, *n);
+            }),
+            0);
 }
 
 TEST_P(BlobStoreConformance, AbortAndDestroyLeaveNothing) {
@@ -381,26 +392,15 @@ TEST_F(FileBlobStoreTest, PrepareSendFileFromManyThreads) {
   const std::string data = RandomBytes(1 << 20, 13);
   ASSERT_OK_AND_ASSIGN(std::string key, Put(*store_, data, 1 << 16));
   ASSERT_OK_AND_ASSIGN(std::shared_ptr<BlobReader> reader, store_->Open(key));
-  std::atomic<int> bad{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&, t] {
-      std::mt19937 rng(100 + t);
-      for (int i = 0; i < 200; ++i) {
-        int64_t offset = rng() % data.size();
-        int64_t length = rng() % 100000;
-        auto fd = reader->PrepareSendFile(offset, length);
-        if (!fd.ok()) {
-          ++bad;
-          continue;
-        }
-        size_t want = std::min<int64_t>(length, data.size() - offset);
-        if (PReadAll(*fd, offset, want) != data.substr(offset, want)) ++bad;
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(FailuresOnFourThreads(100, 200, [&](std::mt19937& rng) {
+              int64_t offset = rng() % data.size();
+              int64_t length = rng() % 100000;
+              auto fd = reader->PrepareSendFile(offset, length);
+              if (!fd.ok()) return false;
+              size_t want = std::min<int64_t>(length, data.size() - offset);
+              return PReadAll(*fd, offset, want) == data.substr(offset, want);
+            }),
+            0);
 }
 
 // Reads of parts of a block (CoAP's blocks, small MQTT chunks) are served from a checked
@@ -430,21 +430,13 @@ TEST_F(FileBlobStoreTest, PartialReadsFromManyThreadsAcrossManyBlocks) {
   const std::string data = RandomBytes(1 << 20, 15);
   ASSERT_OK_AND_ASSIGN(std::string key, Put(*store_, data, 1 << 16));
   ASSERT_OK_AND_ASSIGN(std::shared_ptr<BlobReader> reader, store_->Open(key));
-  std::atomic<int> bad{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&, t] {
-      std::mt19937 rng(200 + t);
-      for (int i = 0; i < 2000; ++i) {
-        const int64_t offset = rng() % data.size();
-        std::string out(1 + rng() % 1024, '\0');
-        absl::StatusOr<size_t> n = reader->ReadAt(offset, absl::MakeSpan(out));
-        if (!n.ok() || out.substr(0, *n) != data.substr(offset, out.size())) ++bad;
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(FailuresOnFourThreads(200, 2000, [&](std::mt19937& rng) {
+              const int64_t offset = rng() % data.size();
+              std::string out(1 + rng() % 1024, '\0');
+              absl::StatusOr<size_t> n = reader->ReadAt(offset, absl::MakeSpan(out));
+              return n.ok() && out.substr(0, *n) == data.substr(offset, out.size());
+            }),
+            0);
 }
 
 TEST(MemoryBlobStoreTest, PrepareSendFileIsUnimplemented) {
