@@ -124,42 +124,17 @@ class FileBlobReader : public BlobReader {
     if (offset < 0) return absl::InvalidArgumentError("negative blob offset");
     if (offset >= size_ || out.empty()) return 0;
     const int64_t end = std::min<int64_t>(size_, offset + static_cast<int64_t>(out.size()));
-    if (offset / block_size_ == (end - 1) / block_size_ &&
-        (offset % block_size_ != 0 || end - offset < std::min(block_size_, size_ - offset))) {
-      FWOTA_ASSIGN_OR_RETURN(std::shared_ptr<const std::string> block,
-                             CheckedBlock(offset / block_size_));
-      std::memcpy(out.data(), block->data() + offset % block_size_, end - offset);
-      return static_cast<size_t>(end - offset);
-    }
-    std::unique_ptr<char[]> scratch;
     size_t copied = 0;
     for (int64_t block = offset / block_size_; block * block_size_ < end; ++block) {
       const int64_t block_start = block * block_size_;
       const int64_t block_len = std::min(block_size_, size_ - block_start);
       const int64_t want_start = std::max(block_start, offset);
       const int64_t want_end = std::min(block_start + block_len, end);
-      const bool whole = want_start == block_start && want_end == block_start + block_len;
-      char* dst;
-      if (whole) {
-        dst = out.data() + (block_start - offset);
+      if (want_start == block_start && want_end == block_start + block_len) {
+        FWOTA_RETURN_IF_ERROR(CheckBlock(block, out.data() + (block_start - offset)));
       } else {
-        if (!scratch) scratch.reset(new char[block_size_]);
-        dst = scratch.get();
-      }
-      FWOTA_ASSIGN_OR_RETURN(size_t got,
-                             PReadFull(fd_.get(), block_start,
-                                       absl::MakeSpan(dst, block_len), path_));
-      if (static_cast<int64_t>(got) != block_len) {
-        return absl::DataLossError(absl::StrCat("blob ", path_, " is shorter than recorded (",
-                                                size_, " bytes)"));
-      }
-      if (Crc32Of(absl::MakeConstSpan(dst, block_len)) != crcs_[block]) {
-        return absl::DataLossError(absl::StrCat("blob ", path_,
-                                                " is damaged: integrity check failed at byte ",
-                                                block_start));
-      }
-      if (!whole) {
-        std::memcpy(out.data() + (want_start - offset), dst + (want_start - block_start),
+        FWOTA_ASSIGN_OR_RETURN(std::shared_ptr<const std::string> bytes, CheckedBlock(block));
+        std::memcpy(out.data() + (want_start - offset), bytes->data() + (want_start - block_start),
                     want_end - want_start);
       }
       copied += want_end - want_start;
@@ -218,7 +193,7 @@ class FileBlobReader : public BlobReader {
     return bytes;
   }
 
-  // Reads block `block` into `scratch` (block_size_ bytes) and checks its CRC32.
+  // Reads block `block` into `scratch` (room for the block) and checks its CRC32.
   absl::Status CheckBlock(int64_t block, char* scratch) const {
     const int64_t block_start = block * block_size_;
     const int64_t block_len = std::min(block_size_, size_ - block_start);
